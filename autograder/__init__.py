@@ -1,0 +1,1 @@
+"""GradeTape autograder: load, sandbox, compare."""

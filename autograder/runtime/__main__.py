@@ -1,0 +1,84 @@
+"""Entry point inside the sandbox: ``python -m gradetape_runtime JOB_DIR``.
+
+``JOB_DIR/in/job.json`` describes the job; ``JOB_DIR/in/grader/`` holds the hidden tests;
+everything produced goes to ``JOB_DIR/out/``. The process ends with ``os._exit`` so that
+nothing a notebook registered (atexit hooks, threads) can delay or change the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+
+
+def _quiet_fds() -> None:
+    """Send file descriptors 1 and 2 to /dev/null: printed output never decides a score."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+
+
+def main(job_dir: str) -> int:
+    """Run one job; returns the exit status (0 when the runtime itself worked)."""
+    out_dir = os.path.join(job_dir, "out")
+    with open(os.path.join(job_dir, "in", "job.json"), encoding="utf-8") as fh:
+        job = json.load(fh)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="ipython-"))
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+    from .channel import CELLS_FILE, Channel
+    from .execute import run_cells
+    from .plugin import GraderPlugin
+
+    channel = Channel(out_dir, int(job.get("max_value_bytes", 16 << 20)))
+    seed = int(job["seed"])
+    if job.get("tensorflow", True):
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(seed & 0x7FFFFFFF)
+        tf.config.experimental.enable_op_determinism()
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed & 0x7FFFFFFF)
+    channel.append(CELLS_FILE, {"event": "ready"})
+    namespace = run_cells(
+        job["cells"], channel, float(job["cell_timeout"]), int(job.get("output_limit", 20_000))
+    )
+    channel.append(CELLS_FILE, {"event": "grading"})
+
+    import pytest
+
+    plugin = GraderPlugin(namespace, seed, channel, float(job["test_timeout"]))
+    grader_dir = os.path.join(job_dir, "in", "grader")
+    args = [
+        grader_dir, "-q", "-p", "no:cacheprovider", "-p", "no:stepwise", "--rootdir", grader_dir,
+        "-o", "python_files=test_*.py", "-o", "addopts=", "--import-mode=importlib",
+        "--confcutdir", grader_dir, "-s",
+    ]
+    pytest.main(args, plugins=[plugin])
+    channel.append(CELLS_FILE, {"event": "done"})
+    return 0
+
+
+if __name__ == "__main__":
+    job_dir = sys.argv[1]
+    status = 1
+    try:
+        if "--keep-fds" not in sys.argv:
+            _quiet_fds()
+        status = main(job_dir)
+    except BaseException:  # noqa: BLE001 - report any runtime failure to the trusted side
+        try:
+            with open(os.path.join(job_dir, "out", "runtime_error.txt"), "w") as fh:
+                fh.write(traceback.format_exc()[-5000:])
+        except OSError:
+            pass
+    os._exit(status)

@@ -1,0 +1,91 @@
+"""Execute a notebook's code cells in order with IPython, recording each cell's outcome."""
+
+from __future__ import annotations
+
+import io
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+from .channel import CELLS_FILE, Channel
+
+
+class CellTimeLimit(Exception):
+    """Raised inside a cell that ran past its time limit."""
+
+
+class CappedWriter(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters and drops the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def getvalue(self) -> str:
+        return "".join(self.parts)
+
+
+def run_cells(
+    cells: Sequence[dict[str, Any]], channel: Channel, cell_timeout: float, output_limit: int
+) -> dict[str, Any]:
+    """Run every cell; a failing cell is recorded and later cells still run.
+
+    Args:
+        cells: ``{"index", "cell_id", "source"}`` dicts in execution order.
+        channel: Where ``cells.jsonl`` records go.
+        cell_timeout: Seconds each cell may run.
+        output_limit: Characters of printed output kept per cell.
+
+    Returns:
+        The notebook's global namespace after the last cell.
+    """
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance(colors="nocolor")
+    for cell in cells:
+        index, cell_id = cell["index"], cell.get("cell_id", "")
+        channel.append(CELLS_FILE, {"event": "start", "index": index, "cell_id": cell_id})
+        out = CappedWriter(output_limit)
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = out
+
+        def on_alarm(signum: int, frame: Any) -> None:
+            raise CellTimeLimit(f"the cell ran longer than its limit of {cell_timeout:g} s")
+
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, cell_timeout)
+        try:
+            result = shell.run_cell(cell["source"], store_history=True)
+            error = result.error_before_exec or result.error_in_exec
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and friends end the cell only
+            error = exc
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout, sys.stderr = saved
+        channel.append(
+            CELLS_FILE,
+            {
+                "event": "end",
+                "index": index,
+                "cell_id": cell_id,
+                "ok": error is None,
+                "error": "" if error is None else f"{type(error).__name__}: {error}"[:1000],
+                "output": out.getvalue()[:2000],
+            },
+        )
+    return shell.user_ns

@@ -1,0 +1,202 @@
+"""The pytest plugin the hidden graders run under: fixtures, markers and value recording.
+
+Fixtures:
+    student: the namespace the executed notebook built (attribute access; a missing name
+        fails only that test, with a message naming it).
+    rng: a NumPy ``Generator`` seeded from the batch seed and the test's id.
+    expect: ``expect(name, value, **tolerance)`` records a value for the trusted side.
+
+Markers: ``points(n)``, ``question(id)``, ``timeout(seconds)``, ``gpu``.
+
+Tests record values; they do not decide pass or fail. Whatever outcome pytest reports is
+only used to explain a failure to the student.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+
+from .channel import TESTS_FILE, Channel
+
+#: Tolerance keywords ``expect`` accepts (the trusted side uses the reference's values).
+TOLERANCE_KEYS = frozenset({"rtol", "atol", "check_dtype", "check_type", "exact"})
+
+
+class MissingName(AttributeError):
+    """Raised when a grader asks the student namespace for a name it does not define."""
+
+
+class TestTimeLimit(Exception):
+    """Raised inside a test that ran past its time limit."""
+
+    __test__ = False
+
+
+class StudentNamespace:
+    """Read-only attribute view of the notebook's global namespace."""
+
+    def __init__(self, namespace: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_ns", namespace)
+
+    def __getattr__(self, name: str) -> Any:
+        ns = object.__getattribute__(self, "_ns")
+        if name in ns:
+            return ns[name]
+        raise MissingName(
+            f"Your notebook does not define `{name}`. Define it in its solution cell "
+            "(keep the name as given) and run the whole notebook before submitting."
+        )
+
+    def __contains__(self, name: str) -> bool:
+        return name in object.__getattribute__(self, "_ns")
+
+
+def seed_for(seed: int, test_key: str) -> int:
+    """Derive the 32-bit seed of one test from the batch seed and the test's id."""
+    return (zlib.crc32(test_key.encode()) ^ (seed * 2654435761)) & 0x7FFFFFFF
+
+
+def test_key(item: pytest.Item) -> str:
+    """``"<file name>::<test name>"``: the id of a test independent of where it is mounted."""
+    path, _, rest = item.nodeid.partition("::")
+    return f"{path.rsplit('/', 1)[-1]}::{rest}"
+
+
+def _marker_arg(item: pytest.Item, name: str, default: Any) -> Any:
+    marker = item.get_closest_marker(name)
+    if marker is None or not marker.args:
+        return default
+    return marker.args[0]
+
+
+class GraderPlugin:
+    """Collects the values each test records and writes them through the channel.
+
+    Args:
+        namespace: The notebook's globals.
+        seed: The batch seed.
+        channel: Where records go.
+        default_timeout: Seconds a test may run when it has no ``timeout`` marker.
+    """
+
+    def __init__(
+        self, namespace: Mapping[str, Any], seed: int, channel: Channel, default_timeout: float
+    ) -> None:
+        self.namespace = namespace
+        self.seed = seed
+        self.channel = channel
+        self.default_timeout = default_timeout
+        self._values: dict[str, list[dict[str, Any]]] = {}
+        self._reported: set[str] = set()
+
+    # -- configuration -------------------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        """Register the grader markers."""
+        for line in (
+            "points(n): points the test is worth",
+            "question(grade_id): the notebook question the test grades",
+            "timeout(seconds): wall-time limit of the test",
+            "gpu: the test prefers a GPU worker",
+        ):
+            config.addinivalue_line("markers", line)
+
+    # -- fixtures ------------------------------------------------------------------------
+    @pytest.fixture
+    def student(self) -> StudentNamespace:
+        """The namespace the executed notebook built."""
+        return StudentNamespace(self.namespace)
+
+    @pytest.fixture
+    def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
+        """A NumPy generator seeded from the batch seed and this test's id."""
+        return np.random.default_rng(seed_for(self.seed, test_key(request.node)))
+
+    @pytest.fixture
+    def expect(self, request: pytest.FixtureRequest) -> Any:
+        """Return ``expect(name, value, **tolerance)``, which records a value."""
+        key = test_key(request.node)
+        records = self._values.setdefault(key, [])
+
+        def expect(name: str, value: Any, **tolerance: Any) -> None:
+            unknown = set(tolerance) - TOLERANCE_KEYS
+            if unknown:
+                raise TypeError(f"expect() got unknown tolerance keys {sorted(unknown)}")
+            records.append({"name": str(name), "tol": tolerance, **self.channel.encode(value)})
+
+        return expect
+
+    @pytest.fixture(autouse=True)
+    def _seed_frameworks(self, request: pytest.FixtureRequest) -> Iterator[None]:
+        """Seed Python, NumPy and (when loaded) TensorFlow identically in every run."""
+        import random
+
+        derived = seed_for(self.seed, test_key(request.node))
+        random.seed(derived)
+        np.random.seed(derived)
+        keras = sys.modules.get("keras")
+        if keras is not None:
+            keras.utils.set_random_seed(derived)
+        yield
+
+    # -- time limits ---------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        """Run the test under its wall-time limit."""
+        limit = float(_marker_arg(item, "timeout", self.default_timeout))
+
+        def on_alarm(signum: int, frame: Any) -> None:
+            raise TestTimeLimit(f"this test ran longer than its limit of {limit:g} s")
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        try:
+            return (yield)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    # -- reporting -----------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Iterator[pytest.TestReport]:
+        """Write one record per test once its outcome is known."""
+        report: pytest.TestReport = yield
+        key = test_key(item)
+        finished = call.when == "call" or (call.when == "setup" and report.failed)
+        if finished and key not in self._reported:
+            self._reported.add(key)
+            message = ""
+            if call.excinfo is not None:
+                exc = call.excinfo.value
+                text = str(exc) if isinstance(exc, MissingName) else f"{type(exc).__name__}: {exc}"
+                message = text[:1000]
+            self.channel.append(
+                TESTS_FILE,
+                {
+                    "test": key,
+                    "question": str(_marker_arg(item, "question", "")),
+                    "points": float(_marker_arg(item, "points", 1)),
+                    "timeout": float(_marker_arg(item, "timeout", self.default_timeout)),
+                    "gpu": item.get_closest_marker("gpu") is not None,
+                    "outcome": "passed" if call.excinfo is None else "failed",
+                    "message": message,
+                    "values": self._values.get(key, []),
+                },
+            )
+        return report
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """Record grader files that could not be collected (a broken grader)."""
+        if report.failed:
+            self.channel.append(
+                TESTS_FILE,
+                {"collect_error": report.nodeid, "message": str(report.longrepr)[-2000:]},
+            )

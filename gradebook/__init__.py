@@ -1,0 +1,1 @@
+"""GradeTape gradebook: storage, aggregation, exports."""

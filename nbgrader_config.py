@@ -1,0 +1,25 @@
+"""nbgrader configuration for the GradeTape course.
+
+nbgrader's "source" step is ``solutions/`` and its "release" step is ``exercises/``, so the
+stock commands (``nbgrader generate_assignment``, ``collect``, ``formgrader``, ``export``)
+work on this layout. Hidden graders live in ``autograder/graders/`` and are never copied
+into a release.
+"""
+
+import os
+
+c = get_config()  # type: ignore[name-defined]  # noqa: F821  (provided by traitlets)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.course_id = "gradetape-tf2"
+# The gradebook database; any SQLAlchemy URL works (PostgreSQL for large classes).
+c.CourseDirectory.db_url = os.environ.get(
+    "GRADETAPE_DB", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
+)
+# Released notebooks must not carry outputs of the reference run.
+c.ClearOutput.enabled = True
