@@ -59,9 +59,22 @@ def main(job_dir: str) -> int:
     plugin = GraderPlugin(namespace, seed, channel, float(job["test_timeout"]))
     grader_dir = os.path.join(job_dir, "in", "grader")
     args = [
-        grader_dir, "-q", "-p", "no:cacheprovider", "-p", "no:stepwise", "--rootdir", grader_dir,
-        "-o", "python_files=test_*.py", "-o", "addopts=", "--import-mode=importlib",
-        "--confcutdir", grader_dir, "-s",
+        grader_dir,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:stepwise",
+        "--rootdir",
+        grader_dir,
+        "-o",
+        "python_files=test_*.py",
+        "-o",
+        "addopts=",
+        "--import-mode=importlib",
+        "--confcutdir",
+        grader_dir,
+        "-s",
     ]
     pytest.main(args, plugins=[plugin])
     channel.append(CELLS_FILE, {"event": "done"})

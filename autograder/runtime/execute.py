@@ -23,10 +23,10 @@ class CappedWriter(io.TextIOBase):
         self.size = 0
         self.dropped = 0
 
-    def writable(self) -> bool:
+    def writable(self) -> bool:  # noqa: D102
         return True
 
-    def write(self, text: str) -> int:
+    def write(self, text: str) -> int:  # noqa: D102
         room = self.limit - self.size
         if room > 0:
             self.parts.append(text[:room])
@@ -35,6 +35,7 @@ class CappedWriter(io.TextIOBase):
         return len(text)
 
     def getvalue(self) -> str:
+        """Return what was kept."""
         return "".join(self.parts)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import signal
 import sys
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -147,7 +147,7 @@ class GraderPlugin:
 
     # -- time limits ---------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         """Run the test under its wall-time limit."""
         limit = float(_marker_arg(item, "timeout", self.default_timeout))
 
@@ -166,7 +166,7 @@ class GraderPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Iterator[pytest.TestReport]:
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Write one record per test once its outcome is known."""
         report: pytest.TestReport = yield
         key = test_key(item)

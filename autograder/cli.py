@@ -1,0 +1,146 @@
+"""The ``gradetape`` command: parses arguments and delegates (everything is callable from Python).
+
+Exit status: 0 when the command finished (students may still have scored zero); 2 when
+grading itself could not run (a broken grader, a missing exercise, a bad option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .results import SubmissionResult
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.root).resolve()
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .settings import load_settings
+
+    return load_settings(
+        _root(args),
+        db_url=getattr(args, "db", None),
+        submitted=Path(args.submitted).resolve() if getattr(args, "submitted", None) else None,
+        isolation=getattr(args, "isolation", None),
+        workers=getattr(args, "workers", None),
+    )
+
+
+def _progress(result: SubmissionResult) -> None:
+    print(
+        f"  graded {result.student:<32} {result.score:6.1f} / {result.max_score:<6.1f}"
+        f" {result.status.value:<9} {result.duration_s:5.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    """Release assignments with nbgrader."""
+    from .exercise import exercise_names
+    from .release import release
+
+    settings = _settings(args)
+    names = args.assignment or exercise_names(settings)
+    for name in names:
+        path = release(settings, name, settings.database)
+        print(f"released {name} -> {path.relative_to(settings.root)}")
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade every submission of an assignment into the gradebook."""
+    from gradebook import format_table, per_student_table
+
+    from .course import grade_assignment
+
+    settings = _settings(args)
+    report = grade_assignment(settings, args.assignment, on_result=_progress)
+    print(f"{args.assignment}: {len(report.results)} submissions graded ({report.isolation})")
+    print(format_table(per_student_table(settings.database)))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export the gradebook (one row per student, assignment and question)."""
+    from gradebook import export_long, to_csv
+
+    settings = _settings(args)
+    frame = export_long(settings.database)
+    if args.output:
+        to_csv(frame, args.output)
+    else:
+        to_csv(frame, sys.stdout)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Release the course, grade a demo class, print the table, write the report."""
+    from .demo import run_demo
+
+    return run_demo(_root(args), Path(args.out).resolve(), args.assignment or None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``gradetape``."""
+    parser = argparse.ArgumentParser(prog="gradetape", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--root",
+        default=os.environ.get("GRADETAPE_ROOT", "."),
+        help="course root (default: current directory)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
+
+    p = sub.add_parser("release", help="generate student releases with nbgrader")
+    p.add_argument("assignment", nargs="*", help="assignments (default: all)")
+    common(p)
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("grade", help="grade submitted/<student>/<assignment>/*.ipynb")
+    p.add_argument("assignment")
+    p.add_argument("--submitted", help="submissions folder (default: ./submitted)")
+    p.add_argument("--isolation", choices=["auto", "bwrap", "subprocess"])
+    p.add_argument("--workers", type=int, help="sandboxes at once (default: one per core)")
+    common(p)
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("export", help="export scores")
+    p.add_argument("--format", choices=["csv"], default="csv")
+    p.add_argument("--output", "-o", help="file to write (default: stdout)")
+    common(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("demo", help="release, grade a demo class, report")
+    p.add_argument("assignment", nargs="*", help="assignments (default: all)")
+    p.add_argument("--out", default="demo", help="folder for the demo class (default: demo)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gradetape``; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    from .key import GraderError
+    from .release import ReleaseError
+
+    try:
+        return int(args.func(args))
+    except (GraderError, ReleaseError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"gradetape: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

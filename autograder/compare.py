@@ -1,0 +1,158 @@
+"""The pure comparison core: (student value, key value, tolerance) -> verdict.
+
+No I/O and no state. Tolerances always come from the reference run; a student run only
+contributes values. Messages tell a student what is wrong without revealing an expected
+value (dtypes and type tags are shown; shapes and numbers of the key are not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .results import TestResult
+from .values import Recorded, TestRecord, Value
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How closely a value must match the key.
+
+    Attributes:
+        rtol: Relative tolerance for floating-point values.
+        atol: Absolute tolerance for floating-point values.
+        check_dtype: Whether the dtype must equal the key's.
+        check_type: Whether the type tag (``tf.Tensor``, ``ndarray`` ...) must equal the key's.
+        exact: Require exact equality (default: exact for bool, integer and string values).
+    """
+
+    rtol: float = 1e-6
+    atol: float = 0.0
+    check_dtype: bool = True
+    check_type: bool = False
+    exact: bool | None = None
+
+    @classmethod
+    def from_record(cls, raw: dict[str, Any]) -> Tolerance:
+        """Build a tolerance from a reference record, ignoring malformed entries."""
+        tol = cls()
+        values: dict[str, Any] = {}
+        for key in ("rtol", "atol"):
+            if isinstance(raw.get(key), (int, float)) and raw[key] >= 0:
+                values[key] = float(raw[key])
+        for key in ("check_dtype", "check_type", "exact"):
+            if isinstance(raw.get(key), bool):
+                values[key] = raw[key]
+        return cls(**{**tol.__dict__, **values})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether one value matched, and a readable reason when it did not."""
+
+    ok: bool
+    message: str = ""
+
+
+def _dtype_name(array: np.ndarray) -> str:
+    return array.dtype.name
+
+
+def compare_value(name: str, student: Value | None, key: Value, tol: Tolerance) -> Verdict:
+    """Compare one recorded value with its key.
+
+    Args:
+        name: The value's name in the grader (shown to the student).
+        student: The student's value, or ``None`` when the student run did not record it.
+        key: The reference run's value.
+        tol: The tolerance the reference run recorded.
+    """
+    label = f"`{name}`"
+    if student is None:
+        return Verdict(False, f"{label}: no value was produced")
+    if student.error:
+        return Verdict(False, f"{label}: the result could not be read ({student.error})")
+    if tol.check_type and student.kind != key.kind:
+        return Verdict(False, f"{label}: expected a {key.kind}, received a {student.kind}")
+    if key.text is not None or student.text is not None:
+        if key.text == student.text:
+            return Verdict(True)
+        return Verdict(False, f"{label}: the text differs from the reference")
+    if key.array is None:
+        if student.array is None:
+            return Verdict(True)
+        return Verdict(False, f"{label}: expected None, received a {student.kind}")
+    if student.array is None:
+        return Verdict(False, f"{label}: expected a value, received {student.kind}")
+    return compare_arrays(label, student.array, key.array, tol)
+
+
+def compare_arrays(label: str, got: np.ndarray, want: np.ndarray, tol: Tolerance) -> Verdict:
+    """Compare two numeric arrays: dtype, shape, then values within tolerance."""
+    if tol.check_dtype and got.dtype != want.dtype:
+        return Verdict(
+            False, f"{label}: expected dtype {_dtype_name(want)}, received {_dtype_name(got)}"
+        )
+    if got.shape != want.shape:
+        return Verdict(
+            False, f"{label}: the result has shape {got.shape}, which is wrong for this input"
+        )
+    exact = tol.exact if tol.exact is not None else want.dtype.kind in "biu"
+    if exact or got.dtype.kind == "b" or want.dtype.kind == "b":
+        bad = int(np.count_nonzero(got != want))
+        tolerance = "exactly"
+    else:
+        g = got.astype(np.complex128 if "c" in (got.dtype.kind, want.dtype.kind) else np.float64)
+        w = want.astype(g.dtype)
+        if np.isfinite(w).all() and not np.isfinite(g).all():
+            return Verdict(False, f"{label}: the result contains NaN or infinity")
+        close = np.isclose(g, w, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+        bad = int(close.size - np.count_nonzero(close))
+        tolerance = f"within rtol={tol.rtol:g}, atol={tol.atol:g}"
+    if bad == 0:
+        return Verdict(True)
+    return Verdict(
+        False, f"{label}: {bad} of {want.size} elements do not match the reference {tolerance}"
+    )
+
+
+def judge_test(key: TestRecord, student: TestRecord | None, job_note: str = "") -> TestResult:
+    """Decide one test: every value the key recorded must be present and match.
+
+    Args:
+        key: The reference run's record (points, question, values, tolerances).
+        student: The student run's record, or ``None`` if the test never ran.
+        job_note: Why the job ended early, used when the test never ran.
+    """
+
+    def result(passed: bool, message: str) -> TestResult:
+        return TestResult(
+            test_id=key.test,
+            question=key.question,
+            max_points=key.points,
+            points=key.points if passed else 0.0,
+            passed=passed,
+            message=message,
+        )
+
+    if student is None:
+        return result(False, job_note or "this test did not run")
+    got: dict[str, Recorded] = {}
+    for rec in student.values:
+        got.setdefault(rec.name, rec)
+    for want in key.values:
+        have = got.get(want.name)
+        if have is None:
+            if student.message:
+                return result(False, f"your code raised {student.message}")
+            return result(False, f"`{want.name}`: no value was produced")
+        verdict = compare_value(
+            want.name, have.value, want.value, Tolerance.from_record(want.tolerance)
+        )
+        if not verdict.ok:
+            return result(False, verdict.message)
+    if not key.values:
+        return result(False, "the grader recorded no value for this test (grader error)")
+    return result(True, "")

@@ -1,0 +1,130 @@
+"""Exercises: where an exercise's notebook, grader and known-wrong variants live."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .settings import CourseSettings, Limits
+
+GRADER_FILE = "grader.toml"
+
+
+@dataclass(frozen=True)
+class StaticCheck:
+    """A source check run on the trusted side (see ``docs/grader-contract.md``)."""
+
+    test: str
+    function: str
+    forbid: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A known-wrong solution kept beside a grader.
+
+    Attributes:
+        name: File stem.
+        cells: Solution cell ``grade_id`` -> replacement source.
+        loses: Tests that must fail for this variant.
+        also_loses: Tests that may fail too.
+        description: The misconception, for feedback and reports.
+        hint: How to think about it.
+        topic: The lecture topic (with its Chinese term).
+    """
+
+    name: str
+    cells: dict[str, str]
+    loses: tuple[str, ...]
+    also_loses: tuple[str, ...] = ()
+    description: str = ""
+    hint: str = ""
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One assignment: its nbgrader name, notebook, grader and settings."""
+
+    name: str
+    notebook: str
+    grader_dir: Path
+    source_path: Path
+    release_path: Path
+    limits: Limits
+    static_checks: tuple[StaticCheck, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def notebook_id(self) -> str:
+        """Nbgrader's notebook id (file name without ``.ipynb``)."""
+        return self.notebook.removesuffix(".ipynb")
+
+    def grader_files(self) -> list[Path]:
+        """The files copied into the sandbox: tests and support modules, not variants."""
+        return sorted(
+            p for p in self.grader_dir.iterdir() if p.is_file() and p.suffix in {".py", ".npy"}
+        )
+
+    def variants(self) -> list[Variant]:
+        """The known-wrong variants, sorted by name."""
+        folder = self.grader_dir / "variants"
+        found = []
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            found.append(
+                Variant(
+                    name=path.stem,
+                    cells={str(k): str(v) for k, v in data.get("cells", {}).items()},
+                    loses=tuple(data.get("loses", ())),
+                    also_loses=tuple(data.get("also_loses", ())),
+                    description=str(data.get("description", "")),
+                    hint=str(data.get("hint", "")),
+                    topic=str(data.get("topic", "")),
+                )
+            )
+        return found
+
+
+def load_exercise(settings: CourseSettings, name: str) -> Exercise:
+    """Load the exercise called ``name``.
+
+    Raises:
+        FileNotFoundError: If it has no grader folder, naming the exercises that exist.
+    """
+    grader_dir = settings.graders_dir / name
+    config = grader_dir / GRADER_FILE
+    if not config.is_file():
+        known = ", ".join(exercise_names(settings)) or "none"
+        raise FileNotFoundError(f"no exercise {name!r} (no {config}); exercises: {known}")
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    notebook = str(data.get("notebook", f"{name}.ipynb"))
+    checks = tuple(
+        StaticCheck(
+            test=str(c["test"]),
+            function=str(c["function"]),
+            forbid=tuple(str(f) for f in c.get("forbid", ())),
+            message=str(c.get("message", "")),
+        )
+        for c in data.get("static", [])
+    )
+    return Exercise(
+        name=name,
+        notebook=notebook,
+        grader_dir=grader_dir,
+        source_path=settings.solutions_dir / name / notebook,
+        release_path=settings.exercises_dir / name / notebook,
+        limits=settings.limits.updated(data.get("limits", {})),
+        static_checks=checks,
+        meta={k: v for k, v in data.items() if k not in {"static", "limits", "notebook"}},
+    )
+
+
+def exercise_names(settings: CourseSettings) -> list[str]:
+    """Names of every exercise that has a grader, sorted."""
+    if not settings.graders_dir.is_dir():
+        return []
+    return sorted(p.name for p in settings.graders_dir.iterdir() if (p / GRADER_FILE).is_file())

@@ -1,0 +1,99 @@
+"""Build a job directory, run it in a sandbox, read its values back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .exercise import Exercise
+from .loader import CodeCell
+from .sandbox.base import Sandbox, SandboxRun
+from .settings import Limits
+from .values import JobOutput, read_job_output
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """The sandbox run and the values it produced."""
+
+    output: JobOutput
+    run: SandboxRun
+
+
+def write_job(
+    job_dir: Path, exercise: Exercise, cells: Sequence[CodeCell], seed: int, limits: Limits
+) -> None:
+    """Lay out ``job_dir``: ``in/job.json``, ``in/grader/`` (hidden tests), empty ``out/``."""
+    (job_dir / "in" / "grader").mkdir(parents=True)
+    (job_dir / "out").mkdir()
+    for path in exercise.grader_files():
+        shutil.copyfile(path, job_dir / "in" / "grader" / path.name)
+    spec = {
+        "exercise": exercise.name,
+        "seed": seed,
+        "cell_timeout": limits.cell_timeout,
+        "test_timeout": limits.test_timeout,
+        "output_limit": limits.output_chars,
+        "max_value_bytes": limits.max_value_mb << 20,
+        "cells": [{"index": c.index, "cell_id": c.cell_id, "source": c.source} for c in cells],
+    }
+    (job_dir / "in" / "job.json").write_text(json.dumps(spec), encoding="utf-8")
+
+
+def run_job(
+    exercise: Exercise,
+    cells: Sequence[CodeCell],
+    seed: int,
+    sandbox: Sandbox,
+    keep: Path | None = None,
+) -> JobResult:
+    """Run one job and return what it produced; the job directory is removed afterwards.
+
+    Args:
+        exercise: The exercise whose grader runs.
+        cells: The code cells to execute, in order.
+        seed: The batch seed.
+        sandbox: Where to run.
+        keep: If given, the job's ``out`` directory is copied here (used to cache keys).
+    """
+    limits = exercise.limits
+    job_dir = Path(tempfile.mkdtemp(prefix="gradetape-job-"))
+    try:
+        write_job(job_dir, exercise, cells, seed, limits)
+        run = sandbox.run(job_dir, limits)
+        output = read_job_output(
+            str(job_dir / "out"), limits.max_value_mb << 20, limits.max_total_mb << 20
+        )
+        if keep is not None:
+            shutil.copytree(job_dir / "out", keep, symlinks=True, dirs_exist_ok=True)
+        return JobResult(output, run)
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def job_note(result: JobResult, limits: Limits) -> str:
+    """Why a job ended before all tests ran, in words a student can act on ("" if it didn't)."""
+    out, run = result.output, result.run
+    if out.finished:
+        return ""
+    if run.timed_out:
+        return (
+            f"the grading job was stopped after {limits.job_timeout:g} s; look for an endless "
+            "loop or very slow code"
+        )
+    ended = {c.index for c in out.cells}
+    unfinished = [i for i in out.started_cells if i not in ended]
+    if unfinished:
+        return (
+            f"the notebook ended the grading process in code cell {unfinished[-1] + 1} (it "
+            "exited, crashed or ran out of memory); later cells and the tests did not run"
+        )
+    if "grading" in out.events:
+        return (
+            "the grading process ended during the tests (a crash, an exit or running out of memory)"
+        )
+    return "the grading process could not start; an instructor has been told"

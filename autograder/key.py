@@ -1,0 +1,110 @@
+"""The answer key: the reference solution run through the same grader with the same seed.
+
+Keys are cached on the trusted side by a digest of everything that produced them (the
+reference cells, the grader files, the runtime, the seed, the limits), so a batch pays for
+the reference run once and a changed grader or solution is never graded with a stale key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .exercise import Exercise
+from .jobs import job_note, run_job
+from .loader import CodeCell, prepare, question_points, read_notebook
+from .sandbox.base import RUNTIME_DIR, Sandbox
+from .values import JobOutput, TestRecord, read_job_output
+
+KEY_FORMAT = "1"
+
+
+class GraderError(Exception):
+    """The reference solution or the grader is broken; grading cannot be trusted."""
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """The reference run's records, in test order, and the maximum per question."""
+
+    exercise: str
+    digest: str
+    tests: dict[str, TestRecord]
+    questions: dict[str, float]
+
+
+def _digest(exercise: Exercise, sources: list[str], seed: int) -> str:
+    h = hashlib.sha256(f"gradetape-key/{KEY_FORMAT}/{seed}/{exercise.limits}".encode())
+    for source in sources:
+        h.update(b"\0cell\0" + source.encode())
+    for path in exercise.grader_files() + sorted(RUNTIME_DIR.glob("*.py")):
+        h.update(b"\0file\0" + path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def reference_cells(exercise: Exercise) -> list[CodeCell]:
+    """The source notebook rebuilt on the release skeleton, exactly as a student's would be."""
+    source = read_notebook(exercise.source_path)
+    release = read_notebook(exercise.release_path)
+    return list(prepare(source, release).cells)
+
+
+def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> AnswerKey:
+    """Return the answer key, from the cache when nothing that produced it has changed.
+
+    Raises:
+        GraderError: If the reference solution does not pass every test, or the question
+            points in the notebook disagree with the hidden tests.
+    """
+    cells = reference_cells(exercise)
+    digest = _digest(exercise, [c.source for c in cells], seed)
+    where = cache / "keys" / exercise.name / digest
+    limits = exercise.limits
+    if (where / "complete").is_file():
+        output = read_job_output(
+            str(where / "out"), limits.max_value_mb << 20, limits.max_total_mb << 20
+        )
+    else:
+        shutil.rmtree(where, ignore_errors=True)
+        result = run_job(exercise, cells, seed, sandbox, keep=where / "out")
+        output = result.output
+        _check_reference(exercise, output, job_note(result, limits) or result.run.stderr_tail)
+        (where / "complete").write_text(json.dumps({"exercise": exercise.name}))
+    _check_reference(exercise, output, "")
+    questions: dict[str, float] = {}
+    for test in output.tests.values():
+        questions[test.question] = questions.get(test.question, 0.0) + test.points
+    notebook_points = question_points(nbformat.read(exercise.release_path, as_version=4))
+    if notebook_points != questions:
+        raise GraderError(
+            f"{exercise.name}: question points in the notebook {notebook_points} differ from "
+            f"the hidden tests' totals {questions}; make each question cell's points equal "
+            "the sum of its tests' points markers"
+        )
+    return AnswerKey(exercise.name, digest, dict(output.tests), questions)
+
+
+def _check_reference(exercise: Exercise, output: JobOutput, note: str) -> None:
+    problems = list(output.collect_errors)
+    if output.runtime_error:
+        problems.append(output.runtime_error)
+    for cell in output.cells:
+        if not cell.ok:
+            problems.append(f"reference cell {cell.index + 1} ({cell.cell_id}): {cell.error}")
+    for test in output.tests.values():
+        if test.outcome != "passed" or not test.values:
+            problems.append(f"{test.test}: {test.message or 'recorded no value'}")
+        if not test.question:
+            problems.append(f"{test.test}: no question marker")
+    if not output.tests:
+        problems.append("the grader ran no test" + (f" ({note})" if note else ""))
+    if problems:
+        raise GraderError(
+            f"the reference solution of {exercise.name} does not pass its grader:\n  "
+            + "\n  ".join(p[-600:] for p in problems)
+        )

@@ -1,0 +1,134 @@
+"""Typed settings: sandbox limits and course configuration (``gradetape.toml``)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "gradetape.toml"
+SEED_ENV = "GRADETAPE_SECRET_SEED"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandbox job.
+
+    Attributes:
+        cell_timeout: Seconds one notebook cell may run.
+        test_timeout: Seconds one hidden test may run (a ``timeout`` marker overrides it).
+        job_timeout: Seconds the whole job may run, TensorFlow import included.
+        memory_mb: Address-space limit of the job's processes.
+        max_processes: Processes the sandboxed job may have at once.
+        max_file_mb: Largest file the job may write.
+        output_chars: Printed characters kept per cell (the rest is dropped).
+        max_value_mb: Largest single recorded value.
+        max_total_mb: Largest total size of everything the job may hand back.
+    """
+
+    cell_timeout: float = 60.0
+    test_timeout: float = 60.0
+    job_timeout: float = 300.0
+    memory_mb: int = 6144
+    max_processes: int = 256
+    max_file_mb: int = 256
+    output_chars: int = 20_000
+    max_value_mb: int = 16
+    max_total_mb: int = 64
+
+    def updated(self, overrides: dict[str, Any]) -> Limits:
+        """Return a copy with the known keys of ``overrides`` applied.
+
+        Raises:
+            ValueError: If ``overrides`` names a limit that does not exist.
+        """
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"unknown limit(s) {sorted(unknown)}; known limits: {sorted(known)}")
+        return replace(self, **overrides)
+
+
+@dataclass(frozen=True)
+class CourseSettings:
+    """Where the course lives and how it is graded.
+
+    Attributes:
+        root: The course root (the repository).
+        seed: The batch's secret seed. Real courses set ``GRADETAPE_SECRET_SEED``.
+        limits: Default sandbox limits.
+        workers: Sandbox jobs run at once (0: one per CPU core).
+        isolation: ``"auto"`` (bubblewrap when available), ``"bwrap"`` or ``"subprocess"``.
+        db_url: The gradebook database (nbgrader's); defaults to ``gradebook.db`` in root.
+        submitted: Directory laid out as ``<student>/<assignment>/*.ipynb``.
+        cache_dir: Trusted cache of answer keys and results (never mounted in a sandbox).
+    """
+
+    root: Path
+    seed: int = 20261123
+    limits: Limits = field(default_factory=Limits)
+    workers: int = 0
+    isolation: str = "auto"
+    db_url: str = ""
+    submitted: Path | None = None
+    cache_dir: Path | None = None
+
+    @property
+    def solutions_dir(self) -> Path:
+        """Nbgrader's source directory."""
+        return self.root / "solutions"
+
+    @property
+    def exercises_dir(self) -> Path:
+        """Nbgrader's release directory."""
+        return self.root / "exercises"
+
+    @property
+    def graders_dir(self) -> Path:
+        """Hidden graders, one folder per exercise."""
+        return self.root / "autograder" / "graders"
+
+    @property
+    def submitted_dir(self) -> Path:
+        """Submissions, nbgrader's layout."""
+        return self.submitted or self.root / "submitted"
+
+    @property
+    def cache(self) -> Path:
+        """Trusted cache directory."""
+        return self.cache_dir or self.root / ".gradetape" / "cache"
+
+    @property
+    def database(self) -> str:
+        """The gradebook's SQLAlchemy URL."""
+        return (
+            self.db_url or os.environ.get("GRADETAPE_DB") or f"sqlite:///{self.root}/gradebook.db"
+        )
+
+    @property
+    def worker_count(self) -> int:
+        """Jobs to run at once."""
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+
+
+def load_settings(root: Path, **overrides: Any) -> CourseSettings:
+    """Read ``gradetape.toml`` in ``root`` (optional) and apply keyword overrides.
+
+    The secret seed comes from ``GRADETAPE_SECRET_SEED`` when set, else the file, else a
+    default meant for demos only.
+    """
+    root = root.resolve()
+    data: dict[str, Any] = {}
+    path = root / CONFIG_FILE
+    if path.exists():
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    limits = Limits().updated(data.pop("limits", {}))
+    kwargs: dict[str, Any] = {
+        k: v for k, v in data.items() if k in {"seed", "workers", "isolation"}
+    }
+    if os.environ.get(SEED_ENV):
+        kwargs["seed"] = int(os.environ[SEED_ENV])
+    kwargs.update({k: v for k, v in overrides.items() if v is not None})
+    return CourseSettings(root=root, limits=limits, **kwargs)
