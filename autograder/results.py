@@ -32,6 +32,8 @@ class TestResult:
         message: Student-readable explanation; never contains a hidden expected value.
     """
 
+    __test__ = False  # not a pytest test class
+
     test_id: str
     question: str
     max_points: float

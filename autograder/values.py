@@ -48,6 +48,8 @@ class Recorded:
 class TestRecord:
     """What one hidden test reported from inside the sandbox."""
 
+    __test__ = False  # not a pytest test class
+
     test: str
     question: str
     points: float

@@ -1,0 +1,27 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def make_job(tmp_path):
+    """Lay out a job directory: cells + a grader file; no TensorFlow unless asked."""
+
+    def make(cells, grader="", tensorflow=False, **spec):
+        job = tmp_path / "job"
+        (job / "in" / "grader").mkdir(parents=True)
+        (job / "out").mkdir()
+        (job / "in" / "grader" / "test_g.py").write_text(grader or "def test_nothing():\n    pass\n")
+        body = {"seed": 1, "cell_timeout": 10, "test_timeout": 10, "tensorflow": tensorflow,
+                "cells": [{"index": i, "cell_id": f"c{i}", "source": s} for i, s in enumerate(cells)]}
+        body.update(spec)
+        (job / "in" / "job.json").write_text(json.dumps(body))
+        return job
+
+    return make
