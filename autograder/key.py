@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +72,22 @@ def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> A
             str(where / "out"), limits.max_value_mb << 20, limits.max_total_mb << 20
         )
     else:
-        shutil.rmtree(where, ignore_errors=True)
-        result = run_job(exercise, cells, seed, sandbox, keep=where / "out")
-        output = result.output
-        _check_reference(exercise, output, job_note(result, limits) or result.run.stderr_tail)
-        (where / "complete").write_text(json.dumps({"exercise": exercise.name}))
+        # Build in a private folder and rename it into place: concurrent builders never
+        # see a half-written key, and the first complete one wins.
+        where.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=where.parent))
+        try:
+            result = run_job(exercise, cells, seed, sandbox, keep=staging / "out")
+            output = result.output
+            note = job_note(result, limits) or result.run.stderr_tail
+            _check_reference(exercise, output, note)
+            (staging / "complete").write_text(json.dumps({"exercise": exercise.name}))
+            try:
+                os.rename(staging, where)
+            except OSError:
+                pass  # another process finished the same key first
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     _check_reference(exercise, output, "")
     questions: dict[str, float] = {}
     for test in output.tests.values():

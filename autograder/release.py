@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,12 +37,24 @@ def release(settings: CourseSettings, assignment: str, db_url: str | None = None
         f"--CourseDirectory.root={settings.root}",
         f"--CourseDirectory.db_url={db_url or settings.database}",
     ]
-    done = subprocess.run(command, cwd=settings.root, capture_output=True, text=True)
+    done = subprocess.run(
+        command, cwd=settings.root, capture_output=True, text=True, env=nbgrader_env()
+    )
     if done.returncode != 0:
         raise ReleaseError(
             f"nbgrader generate_assignment {assignment} failed:\n{done.stderr[-3000:]}"
         )
     return settings.exercises_dir / assignment
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment for nbgrader commands, with the venv's ``bin`` first on PATH.
+
+    nbgrader runs the ``alembic`` executable from PATH when it opens a gradebook.
+    """
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 def with_cells(

@@ -1,0 +1,146 @@
+"""The conformance battery: one set of checks over every exercise.
+
+For each exercise: the reference solution scores full marks, the blank release scores zero
+without breaking the grader, a malformed file scores zero with a reason, every known-wrong
+variant loses exactly the tests it is aimed at, the question points of the notebook equal
+its hidden tests' totals, and the committed release is what nbgrader generates from the
+source.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from autograder.demo import build_class
+from autograder.exercise import exercise_names, load_exercise
+from autograder.grading import find_submissions, grade_all
+from autograder.key import build_key
+from autograder.loader import grade_id
+from autograder.release import nbgrader_env, solution_sources
+from autograder.results import Status
+from autograder.sandbox import choose_sandbox
+from autograder.settings import load_settings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SETTINGS = load_settings(ROOT)
+EXERCISES = exercise_names(SETTINGS)
+WORKERS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+
+
+def _students(name):
+    ex = load_exercise(SETTINGS, name)
+    return ["reference", "blank", "malformed"] + [f"variant-{v.name}" for v in ex.variants()]
+
+
+CASES = [
+    pytest.param(ex, st, marks=pytest.mark.xdist_group(ex), id=f"{ex}/{st}")
+    for ex in EXERCISES
+    for st in _students(ex)
+]
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    cache = {}
+
+    def grade(name):
+        if name not in cache:
+            ex = load_exercise(SETTINGS, name)
+            submitted = tmp_path_factory.mktemp(f"class-{name}")
+            expected = build_class(ex, submitted)
+            sandbox = choose_sandbox(SETTINGS.isolation)
+            key = build_key(ex, SETTINGS.seed, sandbox, SETTINGS.cache)
+            results = grade_all(ex, key, find_submissions(submitted, name), sandbox, SETTINGS.seed, WORKERS)
+            cache[name] = (ex, key, expected, {r.student: r for r in results})
+        return cache[name]
+
+    return grade
+
+
+def test_there_are_exercises():
+    assert "01_tensors" in EXERCISES
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("exercise", "student"), CASES)
+def test_submission_scores_as_it_must(graded_class, exercise, student):
+    ex, key, expected, results = graded_class(exercise)
+    result = results[student]
+    failed = {t.test_id for t in result.tests if not t.passed}
+    all_tests = set(key.tests)
+    if student == "reference":
+        assert result.status == Status.GRADED
+        assert failed == set(), [t.message for t in result.tests if not t.passed]
+        assert result.score == result.max_score > 0
+    elif student == "blank":
+        assert result.status == Status.GRADED and result.score == 0
+        assert failed == all_tests
+        assert not any("grader could not be loaded" in f for f in result.flags)
+        assert all(t.message for t in result.tests), "every lost test says why"
+    elif student == "malformed":
+        assert result.status == Status.REJECTED and result.score == 0
+        assert "not a notebook" in result.reason
+    else:
+        variant = next(v for v in ex.variants() if f"variant-{v.name}" == student)
+        unknown = set(variant.loses) - all_tests
+        assert not unknown, f"variant names tests that do not exist: {unknown}"
+        assert variant.loses, "a variant must name the tests it loses"
+        assert set(variant.loses) <= failed, f"still passes {set(variant.loses) - failed}"
+        assert failed <= set(variant.loses) | set(variant.also_loses), (
+            f"also fails {failed - set(variant.loses) - set(variant.also_loses)}"
+        )
+        assert variant.description and variant.hint and variant.topic
+        for t in result.tests:
+            if not t.passed:
+                assert t.message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise", [pytest.param(e, marks=pytest.mark.xdist_group(e)) for e in EXERCISES])
+def test_grader_contract(graded_class, exercise):
+    ex, key, _, _ = graded_class(exercise)
+    assert len(key.tests) >= 8 and len(key.questions) >= 3
+    assert len(ex.variants()) >= 5
+    for test in key.tests.values():
+        assert test.points > 0 and test.question in key.questions
+    assert not (ex.grader_dir / "variants" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_release_is_in_sync_with_source(tmp_path, exercise):
+    ex = load_exercise(SETTINGS, exercise)
+    shutil.copytree(ROOT / "solutions" / exercise, tmp_path / "solutions" / exercise)
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", exercise, "--force",
+         f"--CourseDirectory.root={tmp_path}", f"--CourseDirectory.db_url=sqlite:///{tmp_path}/gb.db"],
+        cwd=tmp_path, check=True, capture_output=True, env=nbgrader_env(),
+    )
+    fresh = nbformat.read(tmp_path / "exercises" / exercise / ex.notebook, as_version=4)
+    committed = nbformat.read(ex.release_path, as_version=4)
+
+    def shape(nb):
+        return [(c.cell_type, grade_id(c), c.source, json.dumps(c.metadata.get("nbgrader", {}), sort_keys=True))
+                for c in nb.cells]
+
+    assert shape(committed) == shape(fresh), f"run `gradetape release {exercise}` and commit"
+    release_files = sorted(p.name for p in (ROOT / "exercises" / exercise).iterdir())
+    assert release_files == [ex.notebook], "only the notebook may be released"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_blank_release_has_no_solution(exercise):
+    ex = load_exercise(SETTINGS, exercise)
+    text = ex.release_path.read_text()
+    assert "BEGIN SOLUTION" not in text
+    for name, source in solution_sources(ex).items():
+        body = source.split("### BEGIN SOLUTION")[-1].split("### END SOLUTION")[0].strip()
+        if body:
+            assert body not in text, f"solution of {name} leaked into the release"
