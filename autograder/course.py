@@ -11,7 +11,7 @@ from .exercise import Exercise, load_exercise
 from .grading import find_submissions, grade_all
 from .key import AnswerKey, build_key
 from .results import SubmissionResult
-from .sandbox import Sandbox, choose_sandbox
+from .sandbox import Sandbox, close_sandbox, make_sandbox
 from .settings import CourseSettings
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,15 @@ def grade_assignment(
     from gradebook import record as record_results
 
     exercise = load_exercise(settings, assignment)
-    box = sandbox or choose_sandbox(settings.isolation)
-    key = build_key(exercise, settings.seed, box, settings.cache)
-    submissions = find_submissions(settings.submitted_dir, assignment)
-    results = grade_all(
-        exercise, key, submissions, box, settings.seed, settings.worker_count, on_result
-    )
+    workers = settings.worker_count
+    box = sandbox or make_sandbox(settings.isolation, settings.warm, workers, exercise.limits)
+    try:
+        key = build_key(exercise, settings.seed, box, settings.cache)
+        submissions = find_submissions(settings.submitted_dir, assignment)
+        results = grade_all(exercise, key, submissions, box, settings.seed, workers, on_result)
+    finally:
+        if sandbox is None:
+            close_sandbox(box)
     if record:
         ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)
         record_results(settings.database, results)

@@ -61,6 +61,8 @@ class CourseSettings:
         limits: Default sandbox limits.
         workers: Sandbox jobs run at once (0: one per CPU core).
         isolation: ``"auto"`` (bubblewrap when available), ``"bwrap"`` or ``"subprocess"``.
+        warm: Warm workers (one sandbox per worker, TensorFlow imported once, a fresh fork
+            per job); ``False`` starts a brand-new sandbox for every job.
         db_url: The gradebook database (nbgrader's); defaults to ``gradebook.db`` in root.
         submitted: Directory laid out as ``<student>/<assignment>/*.ipynb``.
         cache_dir: Trusted cache of answer keys and results (never mounted in a sandbox).
@@ -71,6 +73,7 @@ class CourseSettings:
     limits: Limits = field(default_factory=Limits)
     workers: int = 0
     isolation: str = "auto"
+    warm: bool = True
     db_url: str = ""
     submitted: Path | None = None
     cache_dir: Path | None = None

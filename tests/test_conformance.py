@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -23,9 +24,8 @@ from autograder.key import build_key
 from autograder.loader import grade_id
 from autograder.release import nbgrader_env, solution_sources
 from autograder.results import Status
-from autograder.sandbox import choose_sandbox
+from autograder.sandbox import close_sandbox, make_sandbox
 from autograder.settings import load_settings
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,15 +47,25 @@ CASES = [
 
 
 @pytest.fixture(scope="session")
-def graded_class(tmp_path_factory):
+def pool():
+    box = make_sandbox(SETTINGS.isolation, SETTINGS.warm, WORKERS, SETTINGS.limits)
+    yield box
+    close_sandbox(box)
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory, pool):
     cache = {}
 
     def grade(name):
         if name not in cache:
+            # grading the reference twice must give identical scores: it is in the class
+            # as "reference" and again as "reference-again"
             ex = load_exercise(SETTINGS, name)
             submitted = tmp_path_factory.mktemp(f"class-{name}")
             expected = build_class(ex, submitted)
-            sandbox = choose_sandbox(SETTINGS.isolation)
+            shutil.copytree(submitted / "reference", submitted / "reference-again")
+            sandbox = pool
             key = build_key(ex, SETTINGS.seed, sandbox, SETTINGS.cache)
             results = grade_all(ex, key, find_submissions(submitted, name), sandbox, SETTINGS.seed, WORKERS)
             cache[name] = (ex, key, expected, {r.student: r for r in results})
@@ -104,6 +114,16 @@ def test_submission_scores_as_it_must(graded_class, exercise, student):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("exercise", [pytest.param(e, marks=pytest.mark.xdist_group(e)) for e in EXERCISES])
+def test_reference_graded_twice_scores_identically(graded_class, exercise):
+    _, _, _, results = graded_class(exercise)
+    first, again = results["reference"], results["reference-again"]
+    assert [(t.test_id, t.points, t.message) for t in first.tests] == [
+        (t.test_id, t.points, t.message) for t in again.tests
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise", [pytest.param(e, marks=pytest.mark.xdist_group(e)) for e in EXERCISES])
 def test_grader_contract(graded_class, exercise):
     ex, key, _, _ = graded_class(exercise)
     assert len(key.tests) >= 8 and len(key.questions) >= 3
@@ -113,7 +133,7 @@ def test_grader_contract(graded_class, exercise):
     assert not (ex.grader_dir / "variants" / "__init__.py").exists()
 
 
-@pytest.mark.parametrize("exercise", EXERCISES)
+@pytest.mark.parametrize("exercise", [pytest.param(e, marks=pytest.mark.xdist_group(e)) for e in EXERCISES])
 def test_release_is_in_sync_with_source(tmp_path, exercise):
     ex = load_exercise(SETTINGS, exercise)
     shutil.copytree(ROOT / "solutions" / exercise, tmp_path / "solutions" / exercise)

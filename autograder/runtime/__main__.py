@@ -27,6 +27,9 @@ def main(job_dir: str) -> int:
     with open(os.path.join(job_dir, "in", "job.json"), encoding="utf-8") as fh:
         job = json.load(fh)
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    # Installed pytest plugins (xdist, anyio, ...) cost seconds to load and have no place
+    # in a grader run.
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="ipython-"))
     os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -81,6 +84,15 @@ def main(job_dir: str) -> int:
     return 0
 
 
+def record_failure(job_dir: str) -> None:
+    """Write the current exception's traceback for the trusted side (never to students)."""
+    try:
+        with open(os.path.join(job_dir, "out", "runtime_error.txt"), "w") as fh:
+            fh.write(traceback.format_exc()[-5000:])
+    except OSError:
+        pass
+
+
 if __name__ == "__main__":
     job_dir = sys.argv[1]
     status = 1
@@ -89,9 +101,5 @@ if __name__ == "__main__":
             _quiet_fds()
         status = main(job_dir)
     except BaseException:  # noqa: BLE001 - report any runtime failure to the trusted side
-        try:
-            with open(os.path.join(job_dir, "out", "runtime_error.txt"), "w") as fh:
-                fh.write(traceback.format_exc()[-5000:])
-        except OSError:
-            pass
+        record_failure(job_dir)
     os._exit(status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -105,7 +106,7 @@ class Channel:
 
     def append(self, filename: str, record: Mapping[str, Any]) -> None:
         """Append one JSON record (a line) to ``filename`` in the output directory."""
-        line = json.dumps(record, default=str, allow_nan=True)
+        line = json.dumps({**record, "t": round(time.time(), 3)}, default=str, allow_nan=True)
         with open(os.path.join(self.out_dir, filename), "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
             fh.flush()

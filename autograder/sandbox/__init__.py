@@ -2,6 +2,14 @@
 
 from .base import Sandbox, SandboxRun
 from .bwrap import BwrapSandbox
-from .process import SubprocessSandbox, choose_sandbox
+from .process import SubprocessSandbox, choose_sandbox, close_sandbox, make_sandbox
 
-__all__ = ["BwrapSandbox", "Sandbox", "SandboxRun", "SubprocessSandbox", "choose_sandbox"]
+__all__ = [
+    "BwrapSandbox",
+    "Sandbox",
+    "SandboxRun",
+    "SubprocessSandbox",
+    "choose_sandbox",
+    "close_sandbox",
+    "make_sandbox",
+]

@@ -54,14 +54,15 @@ class Sandbox(Protocol):
         ...
 
 
-def limit_resources(limits: Limits, processes: bool) -> None:
+def limit_resources(limits: Limits, processes: bool, cpu: bool = True) -> None:
     """Apply rlimits in the child before exec (``preexec_fn``); inherited by bwrap's child."""
     mb = 1 << 20
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_mb * mb, limits.max_file_mb * mb))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    cpu = int(limits.job_timeout * 2) + 10
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    if cpu:
+        seconds = int(limits.job_timeout * 2) + 10
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
     if processes:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
 

@@ -45,8 +45,12 @@ class BwrapSandbox:
         """Why bubblewrap cannot be used here, or ``None`` when it works."""
         return _probe(shutil.which("bwrap") or "")
 
-    def command(self, job_dir: Path) -> list[str]:
-        """The full bwrap command line for one job."""
+    def python(self) -> list[str]:
+        """The interpreter inside the sandbox."""
+        return [sys.executable]
+
+    def command(self, job_dir: Path, spool: Path | None = None) -> list[str]:
+        """The full bwrap command line for one job (or, with ``spool``, a warm worker)."""
         args = [self.executable, "--unshare-all", "--die-with-parent", "--new-session"]
         if os.geteuid() == 0:
             # As root, drop to an unprivileged uid with no capabilities inside the sandbox.
@@ -63,28 +67,14 @@ class BwrapSandbox:
         for path in sorted({sys.base_prefix, sys.prefix}):
             if not path.startswith("/usr/"):
                 args += ["--ro-bind", path, path]
-        args += [
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--tmpfs",
-            "/tmp",
-            "--dir",
-            "/tmp/home",
-            "--ro-bind",
-            str(RUNTIME_DIR),
-            f"/opt/gradetape/{RUNTIME_NAME}",
-            "--ro-bind",
-            str(job_dir / "in"),
-            "/job/in",
-            "--bind",
-            str(job_dir / "out"),
-            "/job/out",
-            "--chdir",
-            "/tmp/home",
-            "--clearenv",
-        ]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
+        args += ["--ro-bind", str(RUNTIME_DIR), f"/opt/gradetape/{RUNTIME_NAME}"]
+        if spool is None:
+            args += ["--ro-bind", str(job_dir / "in"), "/job/in"]
+            args += ["--bind", str(job_dir / "out"), "/job/out"]
+        else:
+            args += ["--bind", str(spool), "/spool"]
+        args += ["--chdir", "/tmp/home", "--clearenv"]
         env = base_env() | {
             "HOME": "/tmp/home",
             "TMPDIR": "/tmp",

@@ -68,6 +68,26 @@ def choose_sandbox(isolation: str = "auto") -> Sandbox:
     return SubprocessSandbox()
 
 
+def make_sandbox(isolation: str, warm: bool, workers: int, limits: Limits) -> Sandbox:
+    """The sandbox a batch uses: a pool of warm workers, or a fresh sandbox per job.
+
+    Call ``close_sandbox`` on the result when the batch is done.
+    """
+    box = choose_sandbox(isolation)
+    if not warm:
+        return box
+    from .warm import WarmPool
+
+    return WarmPool(workers, limits, use_bwrap=box.name == "bwrap")
+
+
+def close_sandbox(box: Sandbox) -> None:
+    """Stop a sandbox's long-lived workers, if it has any."""
+    close = getattr(box, "close", None)
+    if callable(close):
+        close()
+
+
 def have_bwrap() -> bool:
     """Whether a ``bwrap`` executable is on PATH."""
     return shutil.which("bwrap") is not None

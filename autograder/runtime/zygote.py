@@ -1,0 +1,137 @@
+"""A warm worker: import TensorFlow once, then fork one fresh child per job.
+
+Runs inside one sandbox per worker (``python -m gradetape_runtime.zygote SPOOL``). The
+trusted side writes a job under ``SPOOL/<job id>/`` and sends ``run <job id> <cpu s>`` on
+stdin; the zygote forks a child that runs the job exactly as a fresh process would, waits
+for it, then kills every process the job left behind, empties ``/tmp`` and answers
+``done <job id> <status>`` on stdout.
+
+What this shares between the jobs of one worker (run one after another, never at once):
+the sandbox's namespaces and the zygote's memory image from before any job ran. The zygote
+is made non-dumpable so a job cannot ptrace it or read its memory, no job's process
+survives into the next, and no job's file in ``/tmp`` either.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import resource
+import shutil
+import signal
+import sys
+import time
+
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PR_SET_DUMPABLE = 4
+
+
+def _non_dumpable() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _warm_imports() -> None:
+    """Import what every job needs, creating no tensor (forking after that is safe)."""
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    import _pytest.python  # noqa: F401
+    import IPython.core.interactiveshell  # noqa: F401
+    import keras  # noqa: F401
+    import numpy  # noqa: F401
+    import pytest  # noqa: F401
+    import tensorflow  # noqa: F401
+
+    try:
+        import sklearn.datasets  # noqa: F401
+    except ImportError:
+        pass
+
+
+def _kill_leftovers() -> None:
+    """SIGKILL every process of this sandbox except init (pid 1) and the zygote."""
+    me = os.getpid()
+    for _ in range(20):
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        time.sleep(0.01)
+
+
+def _empty(directory: str) -> None:
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _child(job_dir: str, cpu_seconds: int) -> None:
+    """In the forked child: become a fresh job process, run the job, never return."""
+    status = 1
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        home = "/tmp/home"
+        os.makedirs(home, exist_ok=True)
+        os.chdir(home)
+        os.environ.update({"HOME": home, "TMPDIR": "/tmp", "IPYTHONDIR": home + "/.ipython"})
+        import tempfile
+
+        tempfile.tempdir = None
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+        from .__main__ import main, record_failure
+
+        try:
+            status = main(job_dir)
+        except BaseException:  # noqa: BLE001 - the trusted side reads the reason
+            record_failure(job_dir)
+    finally:
+        os._exit(status)
+
+
+def serve(spool: str) -> None:
+    """Answer ``run`` requests on stdin until it closes."""
+    _non_dumpable()
+    _warm_imports()
+    control = os.fdopen(os.dup(1), "w", buffering=1)
+    print("ready", file=control)
+    for line in sys.stdin:
+        parts = line.split()
+        if len(parts) != 3 or parts[0] != "run" or not _JOB_ID.match(parts[1]):
+            print("error bad request", file=control)
+            continue
+        job_dir = os.path.join(spool, parts[1])
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            _child(job_dir, int(parts[2]))
+        _, wait_status = os.waitpid(pid, 0)
+        _kill_leftovers()
+        _empty("/tmp")
+        print(f"done {parts[1]} {os.waitstatus_to_exitcode(wait_status)}", file=control)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
