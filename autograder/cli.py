@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,16 +30,38 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         submitted=Path(args.submitted).resolve() if getattr(args, "submitted", None) else None,
         isolation=getattr(args, "isolation", None),
         workers=getattr(args, "workers", None),
+        warm=False if getattr(args, "cold", False) else None,
+        scheduler=getattr(args, "scheduler", None),
     )
 
 
-def _progress(result: SubmissionResult) -> None:
-    print(
-        f"  graded {result.student:<32} {result.score:6.1f} / {result.max_score:<6.1f}"
-        f" {result.status.value:<9} {result.duration_s:5.1f} s",
-        file=sys.stderr,
-        flush=True,
-    )
+class Progress:
+    """One stderr line per graded submission with counts, failures and an ETA."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.done = 0
+        self.zero = 0
+        self.total: int | None = None
+
+    def __call__(self, result: SubmissionResult) -> None:
+        """Report one graded submission."""
+        self.done += 1
+        self.zero += result.score == 0
+        elapsed = time.monotonic() - self.start
+        rate = elapsed / self.done
+        eta = f" eta {rate * (self.total - self.done):4.0f} s" if self.total else ""
+        print(
+            f"  [{self.done:4d}] {result.student:<32} {result.score:6.1f}/{result.max_score:<6.1f}"
+            f" {result.status.value:<9} zero so far: {self.zero}  {elapsed:6.1f} s{eta}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def finish(self) -> None:
+        """Print the summary line."""
+        elapsed = time.monotonic() - self.start
+        print(f"  {self.done} graded in {elapsed:.1f} s", file=sys.stderr)
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -61,7 +84,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from .course import grade_assignment
 
     settings = _settings(args)
-    report = grade_assignment(settings, args.assignment, on_result=_progress)
+    progress = None if args.quiet else Progress()
+    if progress is not None:
+        from .grading import find_submissions
+
+        progress.total = len(find_submissions(settings.submitted_dir, args.assignment))
+    report = grade_assignment(settings, args.assignment, on_result=progress, force=args.force)
+    if progress is not None:
+        progress.finish()
     print(f"{args.assignment}: {len(report.results)} submissions graded ({report.isolation})")
     print(format_table(per_student_table(settings.database)))
     return 0
@@ -111,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--submitted", help="submissions folder (default: ./submitted)")
     p.add_argument("--isolation", choices=["auto", "bwrap", "subprocess"])
     p.add_argument("--workers", type=int, help="sandboxes at once (default: one per core)")
+    p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    p.add_argument("--cold", action="store_true", help="a new sandbox per job (no warm workers)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines (for CI)")
+    p.add_argument("--scheduler", help="Dask scheduler address: grade on a Dask cluster")
     common(p)
     p.set_defaults(func=cmd_grade)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from .exercise import Exercise, load_exercise
 from .grading import find_submissions, grade_all
 from .key import AnswerKey, build_key
+from .result_cache import ResultCache
 from .results import SubmissionResult
 from .sandbox import Sandbox, close_sandbox, make_sandbox
 from .settings import CourseSettings
@@ -33,6 +34,7 @@ def grade_assignment(
     sandbox: Sandbox | None = None,
     on_result: Callable[[SubmissionResult], None] | None = None,
     record: bool = True,
+    force: bool = False,
 ) -> BatchReport:
     """Grade every submission of ``assignment`` and record the scores in the gradebook.
 
@@ -45,14 +47,33 @@ def grade_assignment(
 
     exercise = load_exercise(settings, assignment)
     workers = settings.worker_count
-    box = sandbox or make_sandbox(settings.isolation, settings.warm, workers, exercise.limits)
+    client = None
+    if sandbox is not None:
+        box = sandbox
+    elif settings.scheduler:
+        from distributed import Client
+
+        from .sandbox.dask import DaskSandbox
+
+        client = Client(settings.scheduler)
+        workers = max(1, sum(client.nthreads().values()))
+        box = DaskSandbox(client, settings.isolation)
+    else:
+        box = make_sandbox(settings.isolation, settings.warm, workers, exercise.limits)
     try:
         key = build_key(exercise, settings.seed, box, settings.cache)
+        if hasattr(box, "gpu"):
+            box.gpu = any(t.gpu for t in key.tests.values())
         submissions = find_submissions(settings.submitted_dir, assignment)
-        results = grade_all(exercise, key, submissions, box, settings.seed, workers, on_result)
+        cache = None if force else ResultCache(settings.cache / "results" / assignment)
+        results = grade_all(
+            exercise, key, submissions, box, settings.seed, workers, on_result, cache
+        )
     finally:
         if sandbox is None:
             close_sandbox(box)
+        if client is not None:
+            client.close()
     if record:
         ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)
         record_results(settings.database, results)

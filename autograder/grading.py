@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from .exercise import Exercise
 from .jobs import job_note, run_job
 from .key import AnswerKey
 from .loader import Prepared, Rejected, prepare, read_notebook
+from .result_cache import ResultCache, result_digest
 from .results import QuestionResult, Status, SubmissionResult, TestResult
 from .sandbox.base import Sandbox
 from .static import review_flags, run_static_checks
@@ -93,6 +94,9 @@ def grade_prepared(
     """Run a prepared notebook through the grader and compare with the key."""
     start = time.monotonic()
     result = run_job(exercise, prepared.cells, seed, sandbox)
+    if "ready" not in result.output.events and not result.run.timed_out:
+        # The runtime never started: a worker problem, not the student's. Try once more.
+        result = run_job(exercise, prepared.cells, seed, sandbox)
     note = job_note(result, exercise.limits)
     static = run_static_checks(exercise.static_checks, prepared.student_code)
     tests: list[TestResult] = []
@@ -131,6 +135,7 @@ def grade_prepared(
         flags=tuple(flags),
         isolation=result.run.isolation,
         duration_s=time.monotonic() - start,
+        extra={"devices": ",".join(result.output.devices), "tf32": str(result.output.tf32)},
     )
 
 
@@ -141,24 +146,45 @@ def grade_submission(
     submission: Submission,
     sandbox: Sandbox,
     seed: int,
+    cache: ResultCache | None = None,
 ) -> SubmissionResult:
     """Grade one student's folder; never raises for anything in it."""
     start = time.monotonic()
+    digest = ""
     try:
         path, notice = submission.notebook_path(exercise)
+        if cache is not None:
+            digest = result_digest(
+                key.digest,
+                exercise.release_path.read_bytes(),
+                path.read_bytes(),
+                f"{submission.student}/{notice}",
+            )
+            hit = cache.get(digest)
+            if hit is not None:
+                extra = {**hit.extra, "cached": "yes"}
+                return replace(hit, timestamp=submission.timestamp(), extra=extra)
         prepared = prepare(read_notebook(path), release)
-    except Rejected as exc:
-        result = zero_result(exercise, key, submission.student, Status.REJECTED, str(exc))
+    except (Rejected, OSError) as exc:
+        reason = (
+            str(exc) if isinstance(exc, Rejected) else f"the notebook could not be read ({exc})"
+        )
+        result = zero_result(exercise, key, submission.student, Status.REJECTED, reason)
         return _with(result, time.monotonic() - start, submission.timestamp())
     result = grade_prepared(
         exercise, key, prepared, sandbox, seed, submission.student, [notice] if notice else []
     )
+    if cache is not None and digest and not _platform_failure(result):
+        cache.put(digest, result)
     return _with(result, result.duration_s, submission.timestamp())
 
 
-def _with(result: SubmissionResult, duration: float, ts: datetime | None) -> SubmissionResult:
-    from dataclasses import replace
+def _platform_failure(result: SubmissionResult) -> bool:
+    """Whether the job never started (a worker problem, not the student's): never cached."""
+    return any("could not start" in n for n in result.notices)
 
+
+def _with(result: SubmissionResult, duration: float, ts: datetime | None) -> SubmissionResult:
     return replace(result, duration_s=duration, timestamp=ts)
 
 
@@ -170,12 +196,13 @@ def grade_all(
     seed: int,
     workers: int,
     on_result: Callable[[SubmissionResult], None] | None = None,
+    cache: ResultCache | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission, ``workers`` sandboxes at a time, in submission order."""
     release = read_notebook(exercise.release_path)
 
     def one(sub: Submission) -> SubmissionResult:
-        res = grade_submission(exercise, key, release, sub, sandbox, seed)
+        res = grade_submission(exercise, key, release, sub, sandbox, seed, cache)
         if on_result is not None:
             on_result(res)
         return res

@@ -63,6 +63,7 @@ class CourseSettings:
         isolation: ``"auto"`` (bubblewrap when available), ``"bwrap"`` or ``"subprocess"``.
         warm: Warm workers (one sandbox per worker, TensorFlow imported once, a fresh fork
             per job); ``False`` starts a brand-new sandbox for every job.
+        scheduler: A Dask scheduler address; jobs then run on the cluster's workers.
         db_url: The gradebook database (nbgrader's); defaults to ``gradebook.db`` in root.
         submitted: Directory laid out as ``<student>/<assignment>/*.ipynb``.
         cache_dir: Trusted cache of answer keys and results (never mounted in a sandbox).
@@ -74,6 +75,7 @@ class CourseSettings:
     workers: int = 0
     isolation: str = "auto"
     warm: bool = True
+    scheduler: str | None = None
     db_url: str = ""
     submitted: Path | None = None
     cache_dir: Path | None = None

@@ -80,6 +80,8 @@ class JobOutput:
     events: list[str] = field(default_factory=list)
     collect_errors: list[str] = field(default_factory=list)
     runtime_error: str = ""
+    devices: list[str] = field(default_factory=list)
+    tf32: bool = False
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -253,6 +255,9 @@ def _read_cells(reader: _Reader, output: JobOutput) -> None:
             )
         elif event in {"ready", "grading", "done"}:
             output.events.append(event)
+            if event == "ready" and isinstance(rec.get("devices"), list):
+                output.devices = [str(d)[:100] for d in rec["devices"][:16]]
+                output.tf32 = rec.get("tf32") is True
 
 
 def _read_tests(

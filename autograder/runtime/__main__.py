@@ -51,7 +51,15 @@ def main(job_dir: str) -> int:
 
     random.seed(seed)
     np.random.seed(seed & 0x7FFFFFFF)
-    channel.append(CELLS_FILE, {"event": "ready"})
+    devices: list[str] = []
+    tf32 = False
+    if job.get("tensorflow", True):
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:  # CPU and GPU runners must agree within the graders' tolerances
+            tf.config.experimental.enable_tensor_float_32_execution(False)
+        devices = [d.name for d in tf.config.list_physical_devices()]
+        tf32 = bool(tf.config.experimental.tensor_float_32_execution_enabled())
+    channel.append(CELLS_FILE, {"event": "ready", "devices": devices, "tf32": tf32})
     namespace = run_cells(
         job["cells"], channel, float(job["cell_timeout"]), int(job.get("output_limit", 20_000))
     )

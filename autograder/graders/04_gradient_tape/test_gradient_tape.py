@@ -14,9 +14,11 @@ a tensor), so a prediction cannot hide a wrong computation and vice versa.
 
 Himmelblau: starts are drawn in [0.5, 4.5] x [-4.5, 4.5] and [-4.5, -0.5] x [-4.5, 4.5] and
 kept only when a NumPy run of the same descent from four starts perturbed by 1e-7 ends at the
-same minimum, so no start sits on a basin boundary. Calibration: 5000 random starts in
-[-4.5, 4.5]^2 all reach f < 1e-12 with (lr 0.01, 200 steps) and (lr 0.005, 400 steps); the
-recorded point has atol 1e-3 and the value atol 1e-6. The whole file runs in a few seconds.
+same minimum, so no start sits on a basin boundary. Calibration: 20000 random starts in
+[-4.5, 4.5]^2 all reach f < 1e-12 with (lr 0.01, 150 steps) and (lr 0.007, 200 steps), while
+lr 0.015 diverges from about a quarter of them; the recorded point has atol 1e-3 and the value
+atol 1e-6. The descent (350 eager tape steps) dominates the run time: measured 5.2 s with the
+2 cores shared at a load average of 7.5, against 2.5 s for all the other tests together.
 
 Questions and points (they equal the notebook's question cells):
     watch 2, persistent 2, higher_order 3, jacobians 4, none_cases 3, himmelblau 4.
@@ -224,8 +226,8 @@ def test_himmelblau_values(student, rng, expect):
 @pytest.mark.timeout(40)
 def test_gradient_descent_minimum(student, rng, expect):
     for label, x_range, lr, steps in (
-        ("east", (0.5, 4.5), 0.01, 200),
-        ("west", (-4.5, -0.5), 0.005, 400),
+        ("east", (0.5, 4.5), 0.01, 150),
+        ("west", (-4.5, -0.5), 0.007, 200),
     ):
         start = _robust_start(rng, x_range, lr, steps)
         point, value = student.minimize_himmelblau(start, lr, steps)
