@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .results import SubmissionResult
 
@@ -97,16 +98,61 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(settings: Any) -> Any:
+    """The course's grading policy from the ``[grading]`` table of ``gradetape.toml``."""
+    import tomllib
+
+    from gradebook import GradingPolicy
+
+    path = settings.root / "gradetape.toml"
+    table = tomllib.loads(path.read_text()).get("grading", {}) if path.exists() else {}
+    return GradingPolicy.from_mapping(table) if table else GradingPolicy()
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export the gradebook (one row per student, assignment and question)."""
-    from gradebook import export_long, to_csv
+    """Export the gradebook: long CSV, wide CSV, Canvas CSV or Parquet."""
+    from gradebook import canvas_csv, export_long, to_csv, to_parquet, wide_csv
 
     settings = _settings(args)
-    frame = export_long(settings.database)
-    if args.output:
-        to_csv(frame, args.output)
+    target = args.output or sys.stdout
+    if args.format == "csv":
+        to_csv(export_long(settings.database), target)
+    elif args.format == "wide":
+        wide_csv(settings.database, target, _policy(settings))
+    elif args.format == "canvas":
+        canvas_csv(settings.database, target)
     else:
-        to_csv(frame, sys.stdout)
+        if not args.output:
+            raise ValueError("--format parquet needs --output DIRECTORY")
+        for name, path in to_parquet(settings.database, args.output, _policy(settings)).items():
+            print(f"{name}: {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML report and the per-student feedback pages."""
+    from gradebook import write_all_feedback
+    from gradebook.report import write_report
+
+    settings = _settings(args)
+    path = write_report(settings.database, Path(args.output).resolve(), _policy(settings))
+    print(f"report: {path}")
+    pages = write_all_feedback(settings.database, settings.root, assignment=args.assignment)
+    print(f"feedback: {len(pages)} pages under {settings.root / 'feedback'}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Run a notebook's visible self-checks and say what would be graded."""
+    from .loader import Rejected
+    from .validate import validate
+
+    try:
+        report = validate(Path(args.notebook), _settings(args))
+    except Rejected as exc:
+        print(f"cannot be graded: {exc}")
+        return 2
+    print(report.format())
     return 0
 
 
@@ -149,10 +195,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("export", help="export scores")
-    p.add_argument("--format", choices=["csv"], default="csv")
-    p.add_argument("--output", "-o", help="file to write (default: stdout)")
+    p.add_argument(
+        "--format",
+        choices=["csv", "wide", "canvas", "parquet"],
+        default="csv",
+        help="csv: one row per student, assignment and question; wide: one row per student; "
+        "canvas: Canvas gradebook import; parquet: analyst tables (needs --output DIR)",
+    )
+    p.add_argument("--output", "-o", help="file or folder to write (default: stdout)")
     common(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("report", help="HTML report and per-student feedback pages")
+    p.add_argument("assignment", nargs="?", help="feedback for this assignment only")
+    p.add_argument("--output", "-o", default="report.html")
+    common(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("validate", help="run a notebook's visible self-checks")
+    p.add_argument("notebook")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("demo", help="release, grade a demo class, report")
     p.add_argument("assignment", nargs="*", help="assignments (default: all)")

@@ -94,8 +94,12 @@ def run_demo(root: Path, out: Path, assignments: list[str] | None = None) -> int
     total = time.monotonic() - start
     print("\nPer-student totals (nbgrader gradebook):")
     print(format_table(per_student_table(settings.database)))
+    from gradebook import write_all_feedback
+
     path = write_report(settings.database, out / "report.html")
+    pages = write_all_feedback(settings.database, out)
     print(f"\n{graded} submissions graded in {total:.1f} s; report: {path}")
+    print(f"feedback: {len(pages)} pages under {out / 'feedback'}")
     if problems:
         print("UNEXPECTED SCORES:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1

@@ -1,17 +1,22 @@
-"""Exports of the gradebook: long CSV, a per-student table, terminal formatting.
+"""Exports of the gradebook: long and wide CSV, Parquet, a per-student table, terminals.
 
-These back ``gradetape export`` (``--format csv``) and the terminal summaries.
+These back ``gradetape export`` (``--format csv``) and the terminal summaries. The LMS
+formats (Canvas, Gradescope) are in :mod:`gradebook.lms`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from pathlib import Path
 from typing import IO
 
 import pandas as pd
 
-from gradebook.frames import scores_by_question, scores_by_student
+from gradebook.frames import scores_by_question, scores_by_student, scores_by_test, submissions
+from gradebook.policy import GradingPolicy, assignment_grades, course_grades
+from gradebook.rows import read_rows
 
 LONG_COLUMNS = ["student", "assignment", "notebook", "question", "score", "max_score", "missing"]
 TOTAL = "total"
@@ -77,3 +82,122 @@ def _number(value: float) -> str:
     if math.isnan(value):
         return "-"
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def wide_table(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame:
+    """Return one row per student: a column per assignment and per question, then totals.
+
+    Args:
+        db_url: SQLAlchemy URL of the gradebook database.
+        policy: If given, assignment columns are after the policy's late penalty and the
+            table ends with the course ``percent`` and ``letter``; otherwise they are
+            nbgrader's scores (after nbgrader's own late penalty).
+
+    Returns:
+        Columns ``student, first_name, last_name, email``, then per assignment (sorted) the
+        column ``<assignment>`` and one ``<assignment>/<question>`` per question (raw
+        points; ``<assignment>/<notebook>/<question>`` if two notebooks share a question
+        name), then ``total`` (and ``percent``, ``letter`` with a policy).
+    """
+    rows = read_rows(db_url)
+    people = rows.students[["student", "first_name", "last_name", "email"]]
+    questions = scores_by_question(db_url)
+    if policy is None:
+        per_assignment = scores_by_student(db_url)[["student", "assignment", "score"]]
+    else:
+        per_assignment = assignment_grades(db_url, policy)[["student", "assignment", "score"]]
+    if per_assignment.empty:
+        return people.assign(**{TOTAL: pd.Series(dtype=float)}).reset_index(drop=True)
+    clashes = questions.groupby(["assignment", "question"])["notebook"].nunique()
+    clashing = set(clashes[clashes > 1].index)
+    questions = questions.assign(
+        column=[
+            f"{a}/{n}/{q}" if (a, q) in clashing else f"{a}/{q}"
+            for a, n, q in zip(
+                questions["assignment"], questions["notebook"], questions["question"], strict=True
+            )
+        ]
+    )
+    by_assignment = per_assignment.pivot(index="student", columns="assignment", values="score")
+    by_question = questions.pivot(index="student", columns="column", values="score")
+    order: list[str] = []
+    for assignment in sorted(by_assignment.columns):
+        order.append(assignment)
+        mine = questions.loc[questions["assignment"] == assignment, "column"]
+        order.extend(dict.fromkeys(mine))  # the gradebook's question order, deduplicated
+    wide = pd.concat([by_assignment, by_question], axis=1)[order].astype(float)
+    wide[TOTAL] = by_assignment.sum(axis=1)
+    if policy is not None:
+        course = course_grades(db_url, policy).set_index("student")
+        wide["percent"] = course["percent"]
+        wide["letter"] = course["letter"]
+    wide.columns.name = None
+    out = people.merge(wide.reset_index(), on="student", how="right")
+    return out.sort_values("student").reset_index(drop=True)
+
+
+def wide_csv(
+    db_url: str,
+    path_or_buffer: str | os.PathLike[str] | IO[str],
+    policy: GradingPolicy | None = None,
+) -> pd.DataFrame:
+    """Write :func:`wide_table` as CSV (one row per student) and return the frame.
+
+    Args:
+        db_url: SQLAlchemy URL of the gradebook database.
+        path_or_buffer: Where to write.
+        policy: Passed to :func:`wide_table`.
+
+    Returns:
+        The table written.
+    """
+    frame = wide_table(db_url, policy)
+    to_csv(frame, path_or_buffer)
+    return frame
+
+
+PARQUET_TABLES = ("questions", "assignments", "tests", "submissions", "course")
+
+
+def to_parquet(
+    db_url: str, directory: str | os.PathLike[str], policy: GradingPolicy | None = None
+) -> dict[str, Path]:
+    """Write the gradebook as Parquet files for analysts (one file per frame).
+
+    Files: ``questions.parquet`` (:func:`~gradebook.frames.scores_by_question`),
+    ``assignments.parquet`` (:func:`~gradebook.policy.assignment_grades`),
+    ``tests.parquet`` (:func:`~gradebook.frames.scores_by_test`),
+    ``submissions.parquet`` (:func:`~gradebook.frames.submissions`; ``flags`` and
+    ``notices`` as lists of strings, ``extra`` as JSON text) and ``course.parquet``
+    (:func:`~gradebook.policy.course_grades`).
+
+    Args:
+        db_url: SQLAlchemy URL of the gradebook database.
+        directory: Directory to write into (created if needed).
+        policy: Grading policy for the assignment and course tables.
+
+    Returns:
+        Path of each file written, keyed by ``PARQUET_TABLES`` names.
+    """
+    subs = submissions(db_url)
+    subs["extra"] = [
+        json.dumps(v if isinstance(v, dict) else {}, sort_keys=True) for v in subs["extra"]
+    ]
+    for column in ("flags", "notices"):
+        subs[column] = [list(v) if isinstance(v, list | tuple) else [] for v in subs[column]]
+    subs["status"] = subs["status"].astype("string")
+    frames = {
+        "questions": scores_by_question(db_url),
+        "assignments": assignment_grades(db_url, policy),
+        "tests": scores_by_test(db_url),
+        "submissions": subs,
+        "course": course_grades(db_url, policy),
+    }
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, frame in frames.items():
+        path = out / f"{name}.parquet"
+        frame.to_parquet(path, index=False, engine="pyarrow")
+        written[name] = path
+    return written

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Select, create_engine, inspect, select
 
 from gradebook import tables
 
-STUDENT_COLUMNS = ["student", "first_name", "last_name", "email"]
+STUDENT_COLUMNS = ["student", "first_name", "last_name", "email", "lms_user_id"]
 ASSIGNMENT_COLUMNS = ["assignment", "duedate"]
 CELL_COLUMNS = ["assignment", "notebook", "question", "max_score"]
 GRADE_COLUMNS = [
@@ -135,7 +135,9 @@ def _frame(conn: Connection, stmt: Select[Any] | None, columns: list[str]) -> pd
 
 
 def _students() -> Select[Any]:
-    return select(Student.id, Student.first_name, Student.last_name, Student.email)
+    return select(
+        Student.id, Student.first_name, Student.last_name, Student.email, Student.lms_user_id
+    )
 
 
 def _assignments() -> Select[Any]:

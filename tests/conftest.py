@@ -13,8 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def make_job(tmp_path):
     """Lay out a job directory: cells + a grader file; no TensorFlow unless asked."""
 
+    count = [0]
+
     def make(cells, grader="", tensorflow=False, **spec):
-        job = tmp_path / "job"
+        count[0] += 1
+        job = tmp_path / f"job{count[0]}"
         (job / "in" / "grader").mkdir(parents=True)
         (job / "out").mkdir()
         (job / "in" / "grader" / "test_g.py").write_text(grader or "def test_nothing():\n    pass\n")

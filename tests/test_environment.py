@@ -17,7 +17,7 @@ def pyproject_pins():
 def environment_pins():
     pins = set()
     for line in (ROOT / "environment.yml").read_text().splitlines():
-        m = re.match(r"^\s+- ([A-Za-z0-9_.\-]+==\S+)\s*$", line)
+        m = re.match(r"^\s+- ([A-Za-z0-9_.\-\[\]]+==\S+)\s*$", line)
         if m:
             pins.add(m.group(1))
     return pins
@@ -44,6 +44,7 @@ def test_lock_file_agrees_with_pins():
             lock[normal(name)] = version.strip()
     for pin in pyproject_pins():
         name, version = pin.split("==")
+        name = name.split("[")[0]
         assert lock.get(normal(name)) == version, f"requirements.lock disagrees on {pin}"
 
 

@@ -6,10 +6,12 @@ softmax over the batch axis show. Backward functions get **random upstream gradi
 (never ones, i.e. never the gradient of a plain sum of outputs), and each check repeats on
 five independent draws. Inputs of the ReLU family stay at least 0.05 away from the kink.
 
-The key is the reference solution's result, which equals ``tf.GradientTape``'s (checked to
-a relative error below 1e-15 when the grader was written); gradients are compared with
-rtol=1e-7 (and atol=1e-12, which only matters for entries that underflow to zero). Static
-checks in ``grader.toml`` take the points of a backward function, of
+The key is the reference solution's result, which equals ``tf.GradientTape``'s: a
+tape-based stand-in for every function matched the reference on 20 seeds, and NumPy,
+logsumexp and ``x >= 0`` rewrites matched it on 40 seeds. Values are compared with rtol=1e-7
+and atol=1e-12 (which only matters for entries that underflow to zero); for logits of size
+1e4 atol is 1e-8, because their loss of about 1e4 is rounded differently by each formula.
+Static checks in ``grader.toml`` take the points of a backward function, of
 ``softmax_cross_entropy`` or of ``mlp_loss_and_grads`` that uses GradientTape.
 
 Training: ``train_mlp`` is called on a fixed split of ``load_digits`` (75 % train,

@@ -1,0 +1,233 @@
+"""Grades for learning-management systems: a Canvas gradebook CSV and Gradescope results.
+
+Canvas
+    :func:`canvas_csv` writes the file Canvas's *Gradebook > Import* accepts, shaped like
+    Canvas's own gradebook export: the columns ``Student`` ("Last, First"), ``ID`` (the
+    Canvas user id), ``SIS User ID``, ``SIS Login ID`` and ``Section``, then one column per
+    assignment holding points. Canvas matches rows to students by ``ID`` or, when it is
+    blank, by the SIS ids, so at least one of them must be known: ``ID`` comes from
+    nbgrader's ``Student.lms_user_id`` (set when the roster came from the LMS) or the
+    ``canvas_user_ids`` argument; ``SIS Login ID`` defaults to the nbgrader student id
+    (normally the JupyterHub login, which is the SIS login at most schools). An assignment
+    column is named ``"<name> (<canvas assignment id>)"`` when the id is given, which
+    updates that existing Canvas assignment; a bare name makes Canvas offer to create a new
+    assignment. The second row, ``Points Possible`` as in Canvas's export, gives each
+    assignment's maximum (Canvas reads it for new assignments and ignores it otherwise);
+    pass ``points_possible_row=False`` to omit it.
+
+Gradescope
+    :func:`gradescope_results` builds the ``results.json`` of Gradescope's autograder
+    specification for one submission: ``score`` (the total, which overrides the sum of the
+    tests), ``execution_time``, ``output``, ``visibility``, and ``tests``, a list of
+    ``{"name", "score", "max_score", "status", "output", "visibility"}``. Every ``output`` is
+    the student-readable text the gradebook holds (the test's message, the rejection
+    reason, the run's notices); nothing else is added.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import pandas as pd
+
+from gradebook.export import to_csv
+from gradebook.frames import scores_by_question, scores_by_test, submissions
+from gradebook.policy import GradingPolicy, assignment_grades
+from gradebook.rows import read_rows
+
+CANVAS_ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+POINTS_POSSIBLE = "    Points Possible"
+"""The ``Student`` cell of the points row, spelled (indented) as in Canvas's export."""
+
+Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
+
+
+def canvas_table(
+    db_url: str,
+    *,
+    policy: GradingPolicy | None = None,
+    canvas_assignment_ids: Mapping[str, int | str] | None = None,
+    canvas_user_ids: Mapping[str, int | str] | None = None,
+    sis_user_ids: Mapping[str, str] | None = None,
+    sis_login_ids: Mapping[str, str] | None = None,
+    sections: Mapping[str, str] | None = None,
+    points_possible_row: bool = True,
+) -> pd.DataFrame:
+    """Return the Canvas gradebook import table (see the module docstring).
+
+    Args:
+        db_url: SQLAlchemy URL of the gradebook database.
+        policy: Scores after this policy's late penalty; default: nbgrader's scores.
+        canvas_assignment_ids: Canvas assignment id per nbgrader assignment.
+        canvas_user_ids: Canvas user id per student (else ``Student.lms_user_id``).
+        sis_user_ids: SIS user id per student (else blank).
+        sis_login_ids: SIS login id per student (else the nbgrader student id).
+        sections: Section name per student (else blank).
+        points_possible_row: Start with Canvas's ``Points Possible`` row.
+
+    Returns:
+        Columns ``CANVAS_ID_COLUMNS`` then one per assignment (points; missing work 0).
+    """
+    rows = read_rows(db_url)
+    grades = assignment_grades(db_url, policy)
+    assignment_ids = canvas_assignment_ids or {}
+    names = sorted(rows.assignments["assignment"])
+    header = {a: f"{a} ({assignment_ids[a]})" if a in assignment_ids else a for a in names}
+    points = grades.pivot(index="student", columns="assignment", values="score")
+    points = points.reindex(columns=names).fillna(0.0) if len(points) else points
+    people = rows.students.set_index("student").sort_index()
+    table = pd.DataFrame(
+        {
+            "Student": [_display_name(s, people.loc[s]) for s in people.index],
+            "ID": [
+                _text((canvas_user_ids or {}).get(s, people.loc[s, "lms_user_id"]))
+                for s in people.index
+            ],
+            "SIS User ID": [(sis_user_ids or {}).get(s, "") for s in people.index],
+            "SIS Login ID": [(sis_login_ids or {}).get(s, s) for s in people.index],
+            "Section": [(sections or {}).get(s, "") for s in people.index],
+        },
+        index=people.index,
+    )
+    for name in names:
+        table[header[name]] = points[name] if name in points else 0.0
+    table = table.reset_index(drop=True)
+    if points_possible_row:
+        maxima = rows.cells.groupby("assignment")["max_score"].sum()
+        first: dict[str, Any] = dict.fromkeys(CANVAS_ID_COLUMNS, "")
+        first["Student"] = POINTS_POSSIBLE
+        first.update({header[a]: float(maxima.get(a, 0.0)) for a in names})
+        table = pd.concat([pd.DataFrame([first]), table], ignore_index=True)
+    return table
+
+
+def canvas_csv(
+    db_url: str, path_or_buffer: str | os.PathLike[str] | IO[str], **options: Any
+) -> pd.DataFrame:
+    """Write :func:`canvas_table` as a CSV file for Canvas's gradebook import.
+
+    Args:
+        db_url: SQLAlchemy URL of the gradebook database.
+        path_or_buffer: Where to write.
+        **options: Keyword arguments of :func:`canvas_table`.
+
+    Returns:
+        The table written.
+    """
+    table = canvas_table(db_url, **options)
+    to_csv(table, path_or_buffer)
+    return table
+
+
+def gradescope_results(
+    db_url: str,
+    assignment: str,
+    student: str,
+    *,
+    visibility: Visibility = "visible",
+) -> dict[str, Any]:
+    """Return Gradescope's ``results.json`` content for one student's assignment.
+
+    Args:
+        db_url: SQLAlchemy URL of the gradebook database.
+        assignment: nbgrader assignment name.
+        student: nbgrader student id.
+        visibility: Gradescope visibility of the result and of each test.
+
+    Returns:
+        The results dict: ``score`` is the assignment's points (nbgrader's scores, manual
+        grades included; Gradescope applies its own late policy), ``tests`` one entry per
+        hidden test, ``output`` the rejection reason and the run's notices.
+
+    Raises:
+        KeyError: No such student or assignment in the gradebook.
+    """
+    rows = read_rows(db_url)
+    if student not in set(rows.students["student"]):
+        raise KeyError(f"no student {student!r} in the gradebook")
+    if assignment not in set(rows.assignments["assignment"]):
+        raise KeyError(f"no assignment {assignment!r} in the gradebook")
+    questions = scores_by_question(db_url)
+    mine = questions[(questions["student"] == student) & (questions["assignment"] == assignment)]
+    subs = submissions(db_url)
+    sub = subs[(subs["student"] == student) & (subs["assignment"] == assignment)]
+    tests = scores_by_test(db_url)
+    tests = tests[(tests["student"] == student) & (tests["assignment"] == assignment)]
+    lines: list[str] = []
+    if sub.empty or bool(mine["missing"].all()):
+        lines.append("No submission was received.")
+    for rec in sub.itertuples():
+        if isinstance(rec.reason, str) and rec.reason:
+            lines.append(rec.reason)
+        lines.extend(rec.notices if isinstance(rec.notices, list) else [])
+    duration = float(sub["duration_s"].fillna(0.0).sum()) if len(sub) else 0.0
+    return {
+        "score": round(float(mine["score"].sum()), 6),
+        "execution_time": math.ceil(duration),
+        "output": "\n".join(lines),
+        "output_format": "text",
+        "visibility": visibility,
+        "stdout_visibility": "hidden",
+        "tests": [
+            {
+                "name": _test_name(str(t.question), str(t.test_id)),
+                "score": float(t.points),
+                "max_score": float(t.max_points),
+                "status": "passed" if t.passed else "failed",
+                "output": str(t.message or ""),
+                "output_format": "text",
+                "visibility": visibility,
+            }
+            for t in tests.itertuples()
+        ],
+    }
+
+
+def write_gradescope_results(
+    db_url: str,
+    assignment: str,
+    student: str,
+    path: str | os.PathLike[str],
+    *,
+    visibility: Visibility = "visible",
+) -> Path:
+    """Write :func:`gradescope_results` as JSON to ``path`` (``/autograder/results/...``).
+
+    Args:
+        db_url: SQLAlchemy URL of the gradebook database.
+        assignment: nbgrader assignment name.
+        student: nbgrader student id.
+        path: The ``results.json`` to write (parents are created).
+        visibility: Gradescope visibility of the result and of each test.
+
+    Returns:
+        The path written.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results = gradescope_results(db_url, assignment, student, visibility=visibility)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def _test_name(question: str, test_id: str) -> str:
+    function = test_id.rsplit("::", 1)[-1]
+    return f"{question}: {function}"
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _display_name(student: str, person: pd.Series) -> str:
+    first, last = _text(person["first_name"]), _text(person["last_name"])
+    if first and last:
+        return f"{last}, {first}"
+    return last or first or student
