@@ -10,6 +10,7 @@ from pathlib import Path
 from .exercise import Exercise, load_exercise
 from .grading import find_submissions, grade_all
 from .key import AnswerKey, build_key
+from .misconceptions import build_variant_runs
 from .result_cache import ResultCache
 from .results import SubmissionResult
 from .sandbox import Sandbox, close_sandbox, make_sandbox
@@ -65,9 +66,12 @@ def grade_assignment(
         if hasattr(box, "gpu"):
             box.gpu = any(t.gpu for t in key.tests.values())
         submissions = find_submissions(settings.submitted_dir, assignment)
+        runs = []
+        if settings.misconceptions:
+            runs = build_variant_runs(exercise, settings.seed, box, settings.cache, workers)
         cache = None if force else ResultCache(settings.cache / "results" / assignment)
         results = grade_all(
-            exercise, key, submissions, box, settings.seed, workers, on_result, cache
+            exercise, key, submissions, box, settings.seed, workers, on_result, cache, runs
         )
     finally:
         if sandbox is None:

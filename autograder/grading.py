@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -17,6 +17,7 @@ from .exercise import Exercise
 from .jobs import job_note, run_job
 from .key import AnswerKey
 from .loader import Prepared, Rejected, prepare, read_notebook
+from .misconceptions import VariantRun, annotate
 from .result_cache import ResultCache, result_digest
 from .results import QuestionResult, Status, SubmissionResult, TestResult
 from .sandbox.base import Sandbox
@@ -90,8 +91,12 @@ def grade_prepared(
     seed: int,
     student: str,
     notices: Iterable[str] = (),
+    variants: Sequence[VariantRun] = (),
 ) -> SubmissionResult:
-    """Run a prepared notebook through the grader and compare with the key."""
+    """Run a prepared notebook through the grader and compare with the key.
+
+    Failed tests whose values reproduce a known-wrong variant's get that variant's text.
+    """
     start = time.monotonic()
     result = run_job(exercise, prepared.cells, seed, sandbox)
     if "ready" not in result.output.events and not result.run.timed_out:
@@ -107,6 +112,8 @@ def grade_prepared(
             )
         else:
             tests.append(judge_test(want, result.output.tests.get(test_id), note))
+    if variants:
+        tests = annotate(tests, key.tests, result.output.tests, variants)
     totals = {q: 0.0 for q in key.questions}
     for t in tests:
         totals[t.question] = totals.get(t.question, 0.0) + t.points
@@ -147,6 +154,7 @@ def grade_submission(
     sandbox: Sandbox,
     seed: int,
     cache: ResultCache | None = None,
+    variants: Sequence[VariantRun] = (),
 ) -> SubmissionResult:
     """Grade one student's folder; never raises for anything in it."""
     start = time.monotonic()
@@ -158,7 +166,7 @@ def grade_submission(
                 key.digest,
                 exercise.release_path.read_bytes(),
                 path.read_bytes(),
-                f"{submission.student}/{notice}",
+                f"{submission.student}/{notice}/{len(variants)}/{_variants_digest(exercise)}",
             )
             hit = cache.get(digest)
             if hit is not None:
@@ -172,11 +180,27 @@ def grade_submission(
         result = zero_result(exercise, key, submission.student, Status.REJECTED, reason)
         return _with(result, time.monotonic() - start, submission.timestamp())
     result = grade_prepared(
-        exercise, key, prepared, sandbox, seed, submission.student, [notice] if notice else []
+        exercise,
+        key,
+        prepared,
+        sandbox,
+        seed,
+        submission.student,
+        [notice] if notice else [],
+        variants,
     )
     if cache is not None and digest and not _platform_failure(result):
         cache.put(digest, result)
     return _with(result, result.duration_s, submission.timestamp())
+
+
+def _variants_digest(exercise: Exercise) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted((exercise.grader_dir / "variants").glob("*.toml")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _platform_failure(result: SubmissionResult) -> bool:
@@ -197,12 +221,13 @@ def grade_all(
     workers: int,
     on_result: Callable[[SubmissionResult], None] | None = None,
     cache: ResultCache | None = None,
+    variants: Sequence[VariantRun] = (),
 ) -> list[SubmissionResult]:
     """Grade every submission, ``workers`` sandboxes at a time, in submission order."""
     release = read_notebook(exercise.release_path)
 
     def one(sub: Submission) -> SubmissionResult:
-        res = grade_submission(exercise, key, release, sub, sandbox, seed, cache)
+        res = grade_submission(exercise, key, release, sub, sandbox, seed, cache, variants)
         if on_result is not None:
             on_result(res)
         return res

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,44 @@ def reference_cells(exercise: Exercise) -> list[CodeCell]:
     return list(prepare(source, release).cells)
 
 
+def cached_run(
+    exercise: Exercise,
+    cells: list[CodeCell],
+    seed: int,
+    sandbox: Sandbox,
+    folder: Path,
+    check: Callable[[JobOutput, str], None] | None = None,
+) -> tuple[str, JobOutput]:
+    """Run trusted cells (a reference or a variant) once per digest; later calls read the cache.
+
+    Returns:
+        The digest and the job's output.
+    """
+    digest = _digest(exercise, [c.source for c in cells], seed)
+    where = folder / digest
+    limits = exercise.limits
+    if not (where / "complete").is_file():
+        # Build in a private folder and rename it into place: concurrent builders never
+        # see a half-written key, and the first complete one wins.
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=folder))
+        try:
+            result = run_job(exercise, cells, seed, sandbox, keep=staging / "out")
+            if check is not None:
+                check(result.output, job_note(result, limits) or result.run.stderr_tail)
+            (staging / "complete").write_text(json.dumps({"exercise": exercise.name}))
+            try:
+                os.rename(staging, where)
+            except OSError:
+                pass  # another process finished the same run first
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    output = read_job_output(
+        str(where / "out"), limits.max_value_mb << 20, limits.max_total_mb << 20
+    )
+    return digest, output
+
+
 def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> AnswerKey:
     """Return the answer key, from the cache when nothing that produced it has changed.
 
@@ -63,31 +102,14 @@ def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> A
         GraderError: If the reference solution does not pass every test, or the question
             points in the notebook disagree with the hidden tests.
     """
-    cells = reference_cells(exercise)
-    digest = _digest(exercise, [c.source for c in cells], seed)
-    where = cache / "keys" / exercise.name / digest
-    limits = exercise.limits
-    if (where / "complete").is_file():
-        output = read_job_output(
-            str(where / "out"), limits.max_value_mb << 20, limits.max_total_mb << 20
-        )
-    else:
-        # Build in a private folder and rename it into place: concurrent builders never
-        # see a half-written key, and the first complete one wins.
-        where.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=where.parent))
-        try:
-            result = run_job(exercise, cells, seed, sandbox, keep=staging / "out")
-            output = result.output
-            note = job_note(result, limits) or result.run.stderr_tail
-            _check_reference(exercise, output, note)
-            (staging / "complete").write_text(json.dumps({"exercise": exercise.name}))
-            try:
-                os.rename(staging, where)
-            except OSError:
-                pass  # another process finished the same key first
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    digest, output = cached_run(
+        exercise,
+        reference_cells(exercise),
+        seed,
+        sandbox,
+        cache / "keys" / exercise.name,
+        lambda out, note: _check_reference(exercise, out, note),
+    )
     _check_reference(exercise, output, "")
     questions: dict[str, float] = {}
     for test in output.tests.values():

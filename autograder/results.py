@@ -30,6 +30,7 @@ class TestResult:
         points: Points awarded (0 or ``max_points``).
         passed: Whether every value the test recorded matched the key.
         message: Student-readable explanation; never contains a hidden expected value.
+        misconception: Name of the known-wrong variant whose values the student's matched.
     """
 
     __test__ = False  # not a pytest test class
@@ -40,6 +41,7 @@ class TestResult:
     points: float
     passed: bool
     message: str = ""
+    misconception: str = ""
 
 
 @dataclass(frozen=True)

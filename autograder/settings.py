@@ -63,6 +63,7 @@ class CourseSettings:
         isolation: ``"auto"`` (bubblewrap when available), ``"bwrap"`` or ``"subprocess"``.
         warm: Warm workers (one sandbox per worker, TensorFlow imported once, a fresh fork
             per job); ``False`` starts a brand-new sandbox for every job.
+        misconceptions: Run the known-wrong variants each batch to name students' mistakes.
         scheduler: A Dask scheduler address; jobs then run on the cluster's workers.
         db_url: The gradebook database (nbgrader's); defaults to ``gradebook.db`` in root.
         submitted: Directory laid out as ``<student>/<assignment>/*.ipynb``.
@@ -75,6 +76,7 @@ class CourseSettings:
     workers: int = 0
     isolation: str = "auto"
     warm: bool = True
+    misconceptions: bool = True
     scheduler: str | None = None
     db_url: str = ""
     submitted: Path | None = None

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from gradebook.frames import scores_by_student, submissions
+from gradebook.frames import scores_by_student, scores_by_test, submissions
 from gradebook.policy import (
     GradingPolicy,
     course_grades,
@@ -116,6 +116,10 @@ def render_report(db_url: str, policy: GradingPolicy | None = None) -> str:
         "<h2>Pass rate per test</h2>",
         "<p class='hint'>Lowest first: the mistakes the class makes most.</p>",
         _img(_pass_rate_plot(rates), "Pass rate of each hidden test"),
+        "<h2>Misconceptions</h2>",
+        "<p class='hint'>Failed tests whose values reproduce a known-wrong variant, per test; "
+        "<em>unknown</em> counts failures no variant explains (a prompt to write one).</p>",
+        _table(misconception_table(db_url), empty="No failed tests."),
         "<h2>Questions</h2>",
         _table(
             question_summary(db_url),
@@ -135,6 +139,19 @@ def render_report(db_url: str, policy: GradingPolicy | None = None) -> str:
         "</main></body></html>",
     ]
     return "\n".join(parts)
+
+
+def misconception_table(db_url: str) -> pd.DataFrame:
+    """Per test and known mistake: how many students' failures it explains."""
+    tests = scores_by_test(db_url)
+    failed = tests[~tests["passed"].astype(bool)].copy()
+    if failed.empty:
+        return pd.DataFrame(columns=["assignment", "test_id", "misconception", "students"])
+    failed["misconception"] = failed["misconception"].fillna("").replace("", "unknown")
+    table = failed.groupby(["assignment", "test_id", "misconception"], as_index=False).agg(
+        students=("student", "nunique")
+    )
+    return table.sort_values(["assignment", "students"], ascending=[True, False])
 
 
 def _e(text: object) -> str:

@@ -64,6 +64,7 @@ TEST_COLUMNS = [
     "points",
     "passed",
     "message",
+    "misconception",
 ]
 
 

@@ -244,6 +244,7 @@ def _write_tests(session: Session, result: SubmissionResult) -> None:
             "points": float(t.points),
             "passed": bool(t.passed),
             "message": t.message,
+            "misconception": t.misconception,
         }
         for t in result.tests
     ]

@@ -37,6 +37,7 @@ test_result = Table(
     Column("points", Float, nullable=False),
     Column("passed", Boolean, nullable=False),
     Column("message", Text, nullable=False, default=""),
+    Column("misconception", String(128), nullable=False, default=""),
     UniqueConstraint("assignment", "student", "notebook", "test_id"),
 )
 """One row per hidden test per submitted notebook."""
@@ -69,3 +70,19 @@ def create_tables(engine: Engine) -> None:
         engine: Engine bound to the gradebook database.
     """
     metadata.create_all(bind=engine)
+    _add_missing_columns(engine)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring tables made by an older GradeTape up to date (columns are only ever added)."""
+    from sqlalchemy import inspect, text
+
+    have = {c["name"] for c in inspect(engine).get_columns(test_result.name)}
+    if "misconception" not in have:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"ALTER TABLE {test_result.name} "
+                    "ADD COLUMN misconception VARCHAR(128) NOT NULL DEFAULT ''"
+                )
+            )

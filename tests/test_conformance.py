@@ -21,6 +21,7 @@ from autograder.demo import build_class
 from autograder.exercise import exercise_names, load_exercise
 from autograder.grading import find_submissions, grade_all
 from autograder.key import build_key
+from autograder.misconceptions import build_variant_runs
 from autograder.loader import grade_id
 from autograder.release import nbgrader_env, solution_sources
 from autograder.results import Status
@@ -67,7 +68,8 @@ def graded_class(tmp_path_factory, pool):
             shutil.copytree(submitted / "reference", submitted / "reference-again")
             sandbox = pool
             key = build_key(ex, SETTINGS.seed, sandbox, SETTINGS.cache)
-            results = grade_all(ex, key, find_submissions(submitted, name), sandbox, SETTINGS.seed, WORKERS)
+            runs = build_variant_runs(ex, SETTINGS.seed, sandbox, SETTINGS.cache, WORKERS)
+            results = grade_all(ex, key, find_submissions(submitted, name), sandbox, SETTINGS.seed, WORKERS, variants=runs)
             cache[name] = (ex, key, expected, {r.student: r for r in results})
         return cache[name]
 
@@ -89,6 +91,7 @@ def test_submission_scores_as_it_must(graded_class, exercise, student):
         assert result.status == Status.GRADED
         assert failed == set(), [t.message for t in result.tests if not t.passed]
         assert result.score == result.max_score > 0
+        assert not any(t.misconception for t in result.tests)
     elif student == "blank":
         assert result.status == Status.GRADED and result.score == 0
         assert failed == all_tests
@@ -110,6 +113,9 @@ def test_submission_scores_as_it_must(graded_class, exercise, student):
         for t in result.tests:
             if not t.passed:
                 assert t.message
+            if t.test_id in variant.loses:
+                assert t.misconception, f"{t.test_id}: the variant's own mistake was not named"
+                assert "Likely mistake:" in t.message
 
 
 @pytest.mark.slow

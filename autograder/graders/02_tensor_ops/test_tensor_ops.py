@@ -15,7 +15,9 @@ matrix product): on the drawn data they differ by < 3e-6 relative, recorded with
 expanded formula round below zero on at least 2 diagonal entries in each of 500 seeds tried
 (9 on average); after clipping, the reference's square roots there are at most 0.016,
 so distances are recorded with atol=0.05 and the negative part of the squared distances
-must be exactly 0.
+must be exactly 0. Float32 feature statistics use rtol=atol=1e-4, so any sound way of
+computing a column's mean and standard deviation passes, and a global or per-row statistic
+(wrong by O(1)) does not.
 
 Calibration: the whole file runs in about 2 s on the reference solution.
 
@@ -308,8 +310,8 @@ def test_feature_stats(student, rng, expect):
     shift = rng.normal(size=d) * 10
     x = tf.constant(rng.normal(size=(n, d)) * scale + shift, tf.float32)
     mean, std = student.feature_stats(x)
-    expect("mean", mean, rtol=1e-5, atol=1e-5, check_type=True)
-    expect("std", std, rtol=1e-5, atol=1e-5, check_type=True)
+    expect("mean", mean, rtol=1e-4, atol=1e-4, check_type=True)
+    expect("std", std, rtol=1e-4, atol=1e-4, check_type=True)
     mean64, std64 = student.feature_stats(tf.cast(x, tf.float64)[: n - 1])
     expect("mean64", mean64, **DIST64)
     expect("std64", std64, **DIST64)

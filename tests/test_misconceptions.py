@@ -1,0 +1,58 @@
+import numpy as np
+
+from autograder.exercise import Variant
+from autograder.misconceptions import VariantRun, annotate, explain, feedback
+from autograder.results import TestResult
+from autograder.values import Recorded, TestRecord, Value
+
+
+def rec(values, message=""):
+    return TestRecord("t.py::a", "q", 2.0, 60.0, False, "failed" if message else "passed", message,
+                      tuple(Recorded(n, Value("tf.Tensor", array=np.asarray(v, dtype=np.float32)), {"rtol": 1e-6})
+                            for n, v in values.items()))
+
+
+KEY = rec({"x": [1.0, 2.0, 3.0]})
+AXIS = Variant("softmax_wrong_axis", {}, ("t.py::a",), description="Normalises over the batch axis.",
+               hint="Reduce over the class axis (axis=-1).", topic="Softmax (软最大)")
+RAISES = Variant("tape_not_persistent", {}, ("t.py::a",), description="Reuses a non-persistent tape.")
+RUNS = [
+    VariantRun(AXIS, {"t.py::a": rec({"x": [3.0, 2.0, 1.0]})}),
+    VariantRun(RAISES, {"t.py::a": rec({}, "RuntimeError: A non-persistent GradientTape can only be used once")}),
+    VariantRun(Variant("harmless", {}, ()), {"t.py::a": rec({"x": [1.0, 2.0, 3.0]})}),
+]
+
+
+def test_student_reproducing_a_variant_gets_its_text():
+    assert explain(KEY, rec({"x": [3.0, 2.0, 1.0 + 1e-9]}), RUNS) is AXIS
+
+
+def test_matching_exception_type_names_the_variant():
+    student = rec({}, "RuntimeError: something else entirely")
+    assert explain(KEY, student, RUNS) is RAISES
+
+
+def test_unknown_mistake_gets_no_variant():
+    assert explain(KEY, rec({"x": [0.0, 0.0, 0.0]}), RUNS) is None
+    assert explain(KEY, rec({}, "ValueError: bad"), RUNS) is None
+    assert explain(KEY, None, RUNS) is None
+
+
+def test_a_variant_that_passes_the_test_never_explains_it():
+    # "harmless" records the key's own values; a correct student must not be told it.
+    assert explain(KEY, rec({"x": [1.0, 2.0, 3.0]}), RUNS[2:]) is None
+
+
+def test_annotate_adds_text_to_failed_tests_only_and_hides_the_key():
+    tests = [TestResult("t.py::a", "q", 2, 0, False, "`x`: 2 of 3 elements do not match the reference")]
+    out = annotate(tests, {"t.py::a": KEY}, {"t.py::a": rec({"x": [3.0, 2.0, 1.0]})}, RUNS)
+    assert out[0].misconception == "softmax_wrong_axis"
+    assert "Likely mistake: Normalises over the batch axis." in out[0].message
+    assert "软最大" in out[0].message and "1.0, 2.0" not in out[0].message
+    passed = [TestResult("t.py::a", "q", 2, 2, True, "")]
+    assert annotate(passed, {"t.py::a": KEY}, {"t.py::a": KEY}, RUNS)[0].misconception == ""
+
+
+def test_feedback_text():
+    assert feedback(AXIS) == ("Likely mistake: Normalises over the batch axis. Hint: Reduce over the "
+                              "class axis (axis=-1). Lecture topic: Softmax (软最大)")
