@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,17 +71,28 @@ def grade_assignment(
         if settings.misconceptions:
             runs = build_variant_runs(exercise, settings.seed, box, settings.cache, workers)
         cache = None if force else ResultCache(settings.cache / "results" / assignment)
+        if record:
+            ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)
+        lock = threading.Lock()
+
+        def done(result: SubmissionResult) -> None:
+            # Record each submission as soon as it is graded (one transaction each), so a
+            # grader killed mid-batch loses nothing already graded; the coordinator's lock
+            # keeps it the single writer.
+            with lock:
+                if record:
+                    record_results(settings.database, [result])
+                if on_result is not None:
+                    on_result(result)
+
         results = grade_all(
-            exercise, key, submissions, box, settings.seed, workers, on_result, cache, runs
+            exercise, key, submissions, box, settings.seed, workers, done, cache, runs
         )
     finally:
         if sandbox is None:
             close_sandbox(box)
         if client is not None:
             client.close()
-    if record:
-        ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)
-        record_results(settings.database, results)
     return BatchReport(exercise, key, results, box.name)
 
 

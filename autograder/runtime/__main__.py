@@ -60,13 +60,15 @@ def main(job_dir: str) -> int:
         devices = [d.name for d in tf.config.list_physical_devices()]
         tf32 = bool(tf.config.experimental.tensor_float_32_execution_enabled())
     channel.append(CELLS_FILE, {"event": "ready", "devices": devices, "tf32": tf32})
+    # Take what the grader needs before any student code runs, so patching pytest.main
+    # or the plugin module from a cell cannot stop the hidden tests.
+    import pytest
+
+    pytest_main = pytest.main
     namespace = run_cells(
         job["cells"], channel, float(job["cell_timeout"]), int(job.get("output_limit", 20_000))
     )
     channel.append(CELLS_FILE, {"event": "grading"})
-
-    import pytest
-
     plugin = GraderPlugin(namespace, seed, channel, float(job["test_timeout"]))
     grader_dir = os.path.join(job_dir, "in", "grader")
     args = [
@@ -87,7 +89,7 @@ def main(job_dir: str) -> int:
         grader_dir,
         "-s",
     ]
-    pytest.main(args, plugins=[plugin])
+    pytest_main(args, plugins=[plugin])
     channel.append(CELLS_FILE, {"event": "done"})
     return 0
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..settings import Limits
+from .cgroup import PidsCgroup
 
 #: Where the in-sandbox runtime package lives in this checkout.
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
@@ -54,8 +55,12 @@ class Sandbox(Protocol):
         ...
 
 
-def limit_resources(limits: Limits, processes: bool, cpu: bool = True) -> None:
+def limit_resources(
+    limits: Limits, processes: bool, cpu: bool = True, group: PidsCgroup | None = None
+) -> None:
     """Apply rlimits in the child before exec (``preexec_fn``); inherited by bwrap's child."""
+    if group is not None:
+        group.enter()
     mb = 1 << 20
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_mb * mb, limits.max_file_mb * mb))
@@ -77,6 +82,7 @@ def run_command(
 ) -> SandboxRun:
     """Start ``command`` in its own session, enforce the wall time, kill the whole group."""
     start = time.monotonic()
+    group = PidsCgroup(limits.max_processes)
     with open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
             command,
@@ -86,7 +92,7 @@ def run_command(
             stderr=err,
             start_new_session=True,
             close_fds=True,
-            preexec_fn=lambda: limit_resources(limits, limit_processes),
+            preexec_fn=lambda: limit_resources(limits, limit_processes, group=group),
         )
         timed_out = False
         try:
@@ -96,6 +102,7 @@ def run_command(
         finally:
             _kill_group(proc.pid)
             proc.wait()
+            group.remove()
     tail = ""
     try:
         with open(stderr_path, "rb") as fh:

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..settings import Limits
 from .base import RUNTIME_DIR, RUNTIME_NAME, SandboxRun, base_env, limit_resources
 from .bwrap import BwrapSandbox
+from .cgroup import PidsCgroup
 
 STARTUP_TIMEOUT = 180.0
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class WarmWorker:
         self.spool = Path(tempfile.mkdtemp(prefix="gradetape-spool-"))
         self.proc: subprocess.Popen[bytes] | None = None
         self.isolation = "bwrap+fork" if use_bwrap else "subprocess+fork"
+        self.group: PidsCgroup | None = None
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         module = f"{RUNTIME_NAME}.zygote"
@@ -59,6 +61,8 @@ class WarmWorker:
     def start(self) -> None:
         """Start the sandbox and wait until the zygote has imported TensorFlow."""
         command, env = self._command()
+        if self.group is None:
+            self.group = PidsCgroup(self.limits.max_processes)
         self.proc = subprocess.Popen(
             command,
             env=env,
@@ -67,7 +71,7 @@ class WarmWorker:
             stderr=open(self.spool.parent / f"{self.spool.name}.stderr", "wb"),
             start_new_session=True,
             close_fds=True,
-            preexec_fn=lambda: limit_resources(self.limits, False, cpu=False),
+            preexec_fn=lambda: limit_resources(self.limits, False, cpu=False, group=self.group),
         )
         line = self._readline(STARTUP_TIMEOUT)
         if line != "ready":
@@ -130,8 +134,10 @@ class WarmWorker:
             self.proc = None
 
     def close(self) -> None:
-        """Stop the worker and remove its spool."""
+        """Stop the worker and remove its spool and cgroup."""
         self.stop()
+        if self.group is not None:
+            self.group.remove()
         shutil.rmtree(self.spool, ignore_errors=True)
 
 
