@@ -43,7 +43,9 @@ def build_class(exercise: Exercise, submitted: Path) -> dict[str, tuple[str, ...
     return expected
 
 
-def check(result: SubmissionResult, must_lose: tuple[str, ...]) -> str:
+def check(
+    result: SubmissionResult, must_lose: tuple[str, ...], may_lose: tuple[str, ...] = ()
+) -> str:
     """``"ok"`` when the result is what the demo expects of that student, else why not."""
     failed = {t.test_id for t in result.tests if not t.passed}
     if must_lose == ("*",):
@@ -51,7 +53,10 @@ def check(result: SubmissionResult, must_lose: tuple[str, ...]) -> str:
     if not must_lose:
         return "ok" if not failed else f"lost {sorted(failed)}"
     missing = set(must_lose) - failed
-    return "ok" if not missing else f"did not lose {sorted(missing)}"
+    if missing:
+        return f"did not lose {sorted(missing)}"
+    extra = failed - set(must_lose) - set(may_lose)
+    return "ok" if not extra else f"also lost {sorted(extra)}"
 
 
 def run_demo(root: Path, out: Path, assignments: list[str] | None = None) -> int:
@@ -81,12 +86,16 @@ def run_demo(root: Path, out: Path, assignments: list[str] | None = None) -> int
             f"\n{name}: {len(report.results)} submissions in {elapsed:.1f} s "
             f"({elapsed / max(1, len(report.results)):.2f} s each, {report.isolation})"
         )
+        may = {f"variant-{v.name}": v.also_loses for v in exercise.variants()}
         for res in report.results:
-            verdict = check(res, expected.get(res.student, ()))
+            verdict = check(res, expected.get(res.student, ()), may.get(res.student, ()))
             if verdict != "ok":
                 problems.append(f"{name}/{res.student}: {verdict}")
             lost = [t.test_id.split("::")[-1] for t in res.tests if not t.passed]
             what = res.reason or (", ".join(lost) if lost else "full marks")
+            first = next((t for t in res.tests if not t.passed), None)
+            if first is not None and not res.reason and res.student.startswith("variant-"):
+                what += f" — {first.message}"
             print(
                 f"  {'✓' if verdict == 'ok' else '✗'} {res.student:<38} "
                 f"{res.score:5.1f}/{res.max_score:<5.1f} {what[:90]}"
