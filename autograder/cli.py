@@ -33,6 +33,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         workers=getattr(args, "workers", None),
         warm=False if getattr(args, "cold", False) else None,
         scheduler=getattr(args, "scheduler", None),
+        cache_dir=Path(args.cache_dir).resolve() if getattr(args, "cache_dir", None) else None,
     )
 
 
@@ -144,16 +145,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run a notebook's visible self-checks and say what would be graded."""
-    from .loader import Rejected
     from .validate import validate
 
-    try:
-        report = validate(Path(args.notebook), _settings(args))
-    except Rejected as exc:
-        print(f"cannot be graded: {exc}")
-        return 2
+    report = validate(Path(args.notebook), _settings(args))
     print(report.format())
-    return 0
+    return int(report.exit_code)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -191,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cold", action="store_true", help="a new sandbox per job (no warm workers)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines (for CI)")
     p.add_argument("--scheduler", help="Dask scheduler address: grade on a Dask cluster")
+    p.add_argument("--cache-dir", help="trusted cache of keys and results (default: .gradetape)")
     common(p)
     p.set_defaults(func=cmd_grade)
 

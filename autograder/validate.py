@@ -217,7 +217,11 @@ def validate(path: Path, settings: CourseSettings, exercise: str | None = None) 
             f"exercises/{found.name}); run `gradetape release {found.name}`"
         )
         return ValidationReport(path, found.name, rejected=reason)
-    release = read_notebook(found.release_path)
+    try:
+        release = read_notebook(found.release_path)
+    except Rejected as exc:
+        reason = f"the released notebook is broken: {exc}"
+        return ValidationReport(path, found.name, rejected=reason)
     return _check(path, notebook, release, found, settings, start)
 
 
@@ -228,7 +232,12 @@ def find_exercise(path: Path, notebook: nbformat.NotebookNode, settings: CourseS
         Rejected: If no exercise matches.
     """
     names = exercise_names(settings)
-    exercises = [load_exercise(settings, name) for name in names]
+    exercises = []
+    for name in names:
+        try:
+            exercises.append(load_exercise(settings, name))
+        except (OSError, ValueError):  # a grader.toml being written; not this notebook's fault
+            continue
     for ex in exercises:
         if path.name == ex.notebook:
             return ex.name

@@ -21,8 +21,8 @@ from autograder.demo import build_class
 from autograder.exercise import exercise_names, load_exercise
 from autograder.grading import find_submissions, grade_all
 from autograder.key import build_key
-from autograder.misconceptions import build_variant_runs
 from autograder.loader import grade_id
+from autograder.misconceptions import build_variant_runs
 from autograder.release import nbgrader_env, solution_sources
 from autograder.results import Status
 from autograder.sandbox import close_sandbox, make_sandbox

@@ -4,16 +4,16 @@ import io
 import subprocess
 import sys
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from autograder.cli import main
-from autograder.release import nbgrader_env
 from autograder.demo import build_class
 from autograder.exercise import load_exercise
+from autograder.release import nbgrader_env
 from autograder.settings import load_settings
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 

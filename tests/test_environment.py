@@ -2,7 +2,6 @@
 
 import re
 import tomllib
-
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -125,7 +125,9 @@ def test_missing_file(tmp_path):
 
 
 def test_nbformat3_is_converted(tmp_path):
-    from nbformat.v3 import new_code_cell as c3, new_notebook as n3, new_worksheet
+    from nbformat.v3 import new_code_cell as c3
+    from nbformat.v3 import new_notebook as n3
+    from nbformat.v3 import new_worksheet
 
     nb = n3(worksheets=[new_worksheet(cells=[c3(input="x = 1")])])
     path = tmp_path / "old.ipynb"

@@ -1,6 +1,5 @@
 """The sandboxes: isolation properties and limits, on small jobs without TensorFlow."""
 
-import json
 import shutil
 
 import pytest

@@ -51,10 +51,15 @@ def _warm_imports() -> None:
         pass
 
 
-def _kill_leftovers() -> None:
-    """SIGKILL every process of this sandbox except init (pid 1) and the zygote."""
+def _kill_leftovers(deadline_s: float = 10.0) -> None:
+    """SIGKILL every process of this sandbox except init (pid 1) and the zygote.
+
+    Waits until they are gone from /proc (init reaps the orphans), so the next job starts
+    with the sandbox's whole process budget.
+    """
     me = os.getpid()
-    for _ in range(20):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
         others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
         if not others:
             return

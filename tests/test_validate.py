@@ -1,0 +1,203 @@
+"""`gradetape validate`: what would be graded, and the notebook's visible self-checks."""
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import validate as validate_module
+from autograder.loader import grade_id
+from autograder.sandbox.base import SandboxRun
+from autograder.settings import load_settings
+from autograder.validate import Status, ValidationReport, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+EX = "01_tensors"
+RELEASE = ROOT / "exercises" / EX / f"{EX}.ipynb"
+SOURCE = ROOT / "solutions" / EX / f"{EX}.ipynb"
+QUESTIONS = ["creation", "dtypes", "indexing", "reshaping"]
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings(ROOT)
+
+
+def write_variant(tmp_path, cells, name=f"{EX}.ipynb", base=RELEASE):
+    """A copy of ``base`` with the cells ``grade_id -> source`` replaced."""
+    nb = nbformat.read(base, as_version=4)
+    for cell in nb.cells:
+        if grade_id(cell) in cells:
+            cell.source = cells[grade_id(cell)]
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return path
+
+
+def test_blank_release_is_not_attempted_and_runs_nothing(settings):
+    report = validate(RELEASE, settings)
+    assert report.exercise == EX and report.rejected is None and report.exit_code == 0
+    assert [q.question for q in report.questions] == QUESTIONS
+    assert all(q.status is Status.NOT_ATTEMPTED for q in report.questions)
+    assert report.question("creation").blank_cells == ("filled_impl", "arange_matrix_impl")
+    assert not report.ran and report.notices == ()
+    assert report.total_points == 15
+    text = report.format()
+    assert text.splitlines()[0] == f"{EX}.ipynb — exercise {EX}"
+    assert "· reshaping   not attempted (4 solution cells still raise NotImplementedError)" in text
+    assert "Would be graded: 4 questions, 15 points" in text
+
+
+def test_malformed_file_is_rejected_with_the_loader_reason(settings, tmp_path):
+    path = tmp_path / f"{EX}.ipynb"
+    path.write_text('{"cells": [', encoding="utf-8")
+    report = validate(path, settings)
+    assert report.exit_code == 2 and not report.readable and report.questions == ()
+    assert "not valid JSON" in report.rejected
+    assert "cannot be graded" in report.format()
+
+
+def test_empty_file_is_rejected(settings, tmp_path):
+    path = tmp_path / f"{EX}.ipynb"
+    path.write_bytes(b"")
+    report = validate(path, settings)
+    assert report.exit_code == 2 and "empty" in report.rejected
+
+
+def test_renamed_notebook_is_matched_by_its_cells(settings, tmp_path):
+    path = tmp_path / "01_tensors-Copy1 (2).ipynb"
+    shutil.copyfile(RELEASE, path)
+    report = validate(path, settings)
+    assert report.exercise == EX and len(report.questions) == 4
+
+
+def test_foreign_notebook_is_rejected(settings, tmp_path):
+    path = tmp_path / "homework.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), path)
+    report = validate(path, settings)
+    assert report.exit_code == 2 and "does not look like a notebook of this course" in report.rejected
+    assert report.exercise is None
+
+
+def test_unknown_exercise_name_is_rejected(settings):
+    report = validate(RELEASE, settings, exercise="99_nothing")
+    assert report.exit_code == 2 and "no exercise '99_nothing'" in report.rejected
+
+
+def test_edited_locked_cell_is_reported(settings, tmp_path):
+    path = write_variant(tmp_path, {"helpers": "def check_tensor(*args):\n    pass\n"})
+    report = validate(path, settings)
+    assert any("`helpers` was edited" in n for n in report.notices)
+    assert "Notes:" in report.format() and "`helpers` was edited" in report.format()
+
+
+class FakeSandbox:
+    """Records the job it was given and plays back scripted cell outcomes (no TensorFlow)."""
+
+    name = "fake"
+
+    def __init__(self, errors, stop_at=None):
+        self.errors, self.stop_at, self.job = errors, stop_at, None
+
+    def run(self, job_dir, limits):
+        self.job = json.loads((job_dir / "in" / "job.json").read_text())
+        self.grader_files = sorted(p.name for p in (job_dir / "in" / "grader").iterdir())
+        lines = [{"event": "ready", "devices": []}]
+        for cell in self.job["cells"]:
+            lines.append({"event": "start", "index": cell["index"], "cell_id": cell["cell_id"]})
+            if cell["cell_id"] == self.stop_at:
+                break
+            error = self.errors.get(cell["cell_id"], "")
+            lines.append({"event": "end", "index": cell["index"], "cell_id": cell["cell_id"],
+                          "ok": not error, "error": error})
+        else:
+            lines += [{"event": "grading"}, {"event": "done"}]
+        (job_dir / "out" / "cells.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        return SandboxRun("fake", 0, False, 0.1)
+
+
+def run_fake(monkeypatch, settings, tmp_path, cells, **fake):
+    box = FakeSandbox(**fake)
+    monkeypatch.setattr(validate_module, "choose_sandbox", lambda isolation: box)
+    return validate(write_variant(tmp_path, cells), settings), box
+
+
+def test_self_checks_run_in_order_without_hidden_tests_or_secret_seed(monkeypatch, settings, tmp_path):
+    report, box = run_fake(monkeypatch, settings, tmp_path,
+                           {"filled_impl": "def filled(s, v, d):\n    return 1\n"}, errors={})
+    ids = [c["cell_id"] for c in box.job["cells"]]
+    assert box.grader_files == []  # the hidden graders never enter a validation run
+    assert box.job["seed"] == validate_module.VALIDATE_SEED != settings.seed
+    assert ids.index("imports") < ids.index("helpers") < ids.index("filled_impl")
+    assert ids.index("arange_matrix_impl") < ids.index("creation") < ids.index("scale_pixels_impl")
+    assert set(QUESTIONS) <= set(ids)
+    assert report.ran and report.isolation == "fake" and report.all_passed
+
+
+def test_outcomes_are_classified(monkeypatch, settings, tmp_path):
+    errors = {
+        "filled_impl": "SyntaxError: invalid syntax (<ipython-input-3>, line 2)",
+        "creation": "NameError: name 'filled' is not defined",
+        "dtypes": "NotImplementedError: ",
+        "indexing": "AssertionError: every_other_row(m): expected shape (3, 4), got (2, 4)",
+    }
+    cells = {"filled_impl": "def filled(:\n", "scale_pixels_impl": "def scale_pixels(x):\n    return x\n",
+             "every_other_row_impl": "def every_other_row(x):\n    return x[1::2]\n"}
+    report, _ = run_fake(monkeypatch, settings, tmp_path, cells, errors=errors, stop_at="reshaping")
+    creation, dtypes, indexing, reshaping = report.questions
+    assert creation.status is Status.FAILED
+    assert creation.detail.splitlines() == [
+        "cell `filled_impl` raised SyntaxError: invalid syntax (<ipython-input-3>, line 2)",
+        "NameError: name 'filled' is not defined",
+    ]
+    assert dtypes.status is Status.INCOMPLETE and dtypes.blank_cells == ("round_to_int_impl",)
+    assert indexing.status is Status.FAILED
+    assert indexing.detail == "every_other_row(m): expected shape (3, 4), got (2, 4)"
+    assert reshaping.status is Status.NOT_RUN and "ended the Python process" in reshaping.detail
+    text = report.format()
+    assert "✗ indexing    every_other_row(m): expected shape (3, 4), got (2, 4)" in text
+    assert "· dtypes      incomplete (`round_to_int_impl` still raises NotImplementedError)" in text
+    assert "? reshaping   not run" in text
+    assert "Self-checks: 0 of 4 passed." in text
+    assert "cell `filled_impl` raised SyntaxError" in text
+
+
+def test_format_of_a_hand_made_report():
+    report = ValidationReport(Path("x.ipynb"), "01_tensors")
+    assert report.format().startswith("x.ipynb — exercise 01_tensors\nSelf-checks: 0 of 0 passed.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Real runs: TensorFlow in a sandbox.
+
+
+@pytest.mark.slow
+def test_reference_solution_passes_every_self_check(settings):
+    report = validate(SOURCE, settings)
+    assert report.ran and report.run_note == "" and report.cell_errors == ()
+    assert {q.question: q.status for q in report.questions} == dict.fromkeys(QUESTIONS, Status.PASSED)
+    assert report.all_passed and report.notices == ()
+    assert "✓ creation    passed" in report.format()
+
+
+@pytest.mark.slow
+def test_student_work_in_progress(settings, tmp_path):
+    source = {grade_id(c): c.source for c in nbformat.read(SOURCE, as_version=4).cells}
+    cells = {gid: source[gid] for gid in
+             ("filled_impl", "arange_matrix_impl", "scale_pixels_impl", "last_column_impl", "sub_block_impl")}
+    cells["every_other_row_impl"] = "def every_other_row(x):\n    return x[1::2]\n"  # off by one
+    cells["add_batch_axis_impl"] = "def add_batch_axis(x):\n    return tf.expand_dims(x, axis=0\n"
+    cells["helpers"] = "def check_tensor(*args):\n    pass\n"  # restored before the run
+    report = validate(write_variant(tmp_path, cells), settings)
+    by_id = {q.question: q for q in report.questions}
+    assert by_id["creation"].status is Status.PASSED
+    assert by_id["dtypes"].status is Status.INCOMPLETE
+    assert by_id["indexing"].status is Status.FAILED
+    assert by_id["indexing"].detail == "every_other_row(m): expected shape (3, 4), got (2, 4)"
+    assert by_id["reshaping"].status is Status.FAILED
+    assert by_id["reshaping"].detail.startswith("cell `add_batch_axis_impl` raised SyntaxError")
+    assert any("`helpers` was edited" in n for n in report.notices)
+    text = report.format()
+    assert "✗ indexing    every_other_row(m): expected shape (3, 4), got (2, 4)" in text
