@@ -30,6 +30,7 @@ REVIEW_PATTERNS: tuple[tuple[str, str], ...] = (
         r"^\s*(import|from)\s+(pytest|_pytest|pluggy|autograder|gradetape_runtime|nbgrader)\b",
         "imports the grading machinery",
     ),
+    (r"gradetape_runtime|_pytest|\bpluggy\b|GraderPlugin", "mentions the grading machinery"),
     (r"\bctypes\b", "uses ctypes"),
     (r"/proc/|/job/", "reads process or job files"),
     (r"builtins\s*\.\s*\w+\s*=|__builtins__\s*\[", "replaces builtins"),

@@ -80,6 +80,7 @@ class BwrapSandbox:
             "TMPDIR": "/tmp",
             "IPYTHONDIR": "/tmp/home/.ipython",
             "PYTHONPATH": "/opt/gradetape",
+            "GRADETAPE_PIDNS": "1",
         }
         for key, value in sorted(env.items()):
             args += ["--setenv", key, value]
