@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .exercise import Exercise, load_exercise
-from .grading import find_submissions, grade_all
+from .grading import Submission, find_submissions, grade_all
 from .key import AnswerKey, build_key
+from .loader import Rejected, prepare, read_notebook
 from .misconceptions import build_variant_runs
 from .result_cache import ResultCache
 from .results import SubmissionResult
 from .sandbox import Sandbox, close_sandbox, make_sandbox
 from .settings import CourseSettings
+from .similarity import SimilarPair, similar_pairs
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,26 @@ def grade_assignment(
             close_sandbox(box)
         if client is not None:
             client.close()
+    if record:
+        from gradebook.similarity import record_similarity
+
+        record_similarity(settings.database, assignment, review_similarity(exercise, submissions))
     return BatchReport(exercise, key, results, box.name)
+
+
+def review_similarity(exercise: Exercise, submissions: list[Submission]) -> list[SimilarPair]:
+    """Flag pairs of students whose solution cells are suspiciously alike (no score change)."""
+    release = read_notebook(exercise.release_path)
+    boilerplate = "\n\n".join(prepare(release, release).student_code.values())
+    codes: dict[str, str] = {}
+    for sub in submissions:
+        try:
+            path, _ = sub.notebook_path(exercise)
+            code = prepare(read_notebook(path), release).student_code
+        except (Rejected, OSError):
+            continue
+        codes[sub.student] = "\n\n".join(code.values())
+    return similar_pairs(codes, boilerplate)
 
 
 def submitted_for(root: Path) -> Path:

@@ -120,6 +120,11 @@ def render_report(db_url: str, policy: GradingPolicy | None = None) -> str:
         "<p class='hint'>Failed tests whose values reproduce a known-wrong variant, per test; "
         "<em>unknown</em> counts failures no variant explains (a prompt to write one).</p>",
         _table(misconception_table(db_url), empty="No failed tests."),
+        "<h2>Similar submissions</h2>",
+        "<p class='hint'>Pairs whose solution code overlaps (copydetect winnowing, names "
+        "normalised, the release's code subtracted). For review only: no score changes. "
+        "Shared code is marked [[like this]].</p>",
+        _similarity_html(db_url),
         "<h2>Questions</h2>",
         _table(
             question_summary(db_url),
@@ -139,6 +144,26 @@ def render_report(db_url: str, policy: GradingPolicy | None = None) -> str:
         "</main></body></html>",
     ]
     return "\n".join(parts)
+
+
+def _similarity_html(db_url: str, limit: int = 20) -> str:
+    from gradebook.similarity import similar_submissions
+
+    pairs = similar_submissions(db_url)
+    if pairs.empty:
+        return "<p>No similar pairs.</p>"
+    rows = []
+    for _, p in pairs.head(limit).iterrows():
+        rows.append(
+            f"<h3>{_e(p['assignment'])}: {_e(p['student_a'])} and {_e(p['student_b'])} "
+            f"({p['similarity']:.0%})</h3><div style='display:flex;gap:1em'>"
+            f"<pre style='flex:1;overflow:auto;font-size:11px'>{_e(p['code_a'])}</pre>"
+            f"<pre style='flex:1;overflow:auto;font-size:11px'>{_e(p['code_b'])}</pre></div>"
+        )
+    more = len(pairs) - limit
+    if more > 0:
+        rows.append(f"<p>... and {more} more pairs.</p>")
+    return "\n".join(rows)
 
 
 def misconception_table(db_url: str) -> pd.DataFrame:

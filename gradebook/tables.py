@@ -63,6 +63,21 @@ submission = Table(
 are JSON text; ``graded_at`` is naive UTC like nbgrader's timestamps)."""
 
 
+similarity = Table(
+    "gradetape_similarity",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("assignment", String(128), nullable=False),
+    Column("student_a", String(128), nullable=False),
+    Column("student_b", String(128), nullable=False),
+    Column("similarity_a", Float, nullable=False),
+    Column("similarity_b", Float, nullable=False),
+    Column("code_a", Text, nullable=False, default=""),
+    Column("code_b", Text, nullable=False, default=""),
+)
+"""Pairs of submissions flagged by the similarity review (never a score change)."""
+
+
 def create_tables(engine: Engine) -> None:
     """Create GradeTape's tables if they do not exist yet (nbgrader's are left alone).
 
