@@ -68,6 +68,8 @@ class BwrapSandbox:
             if not path.startswith("/usr/"):
                 args += ["--ro-bind", path, path]
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
+        for device in gpu_devices():  # GPU runners: the job sees the worker's GPUs
+            args += ["--dev-bind", device, device]
         args += ["--ro-bind", str(RUNTIME_DIR), f"/opt/gradetape/{RUNTIME_NAME}"]
         if spool is None:
             args += ["--ro-bind", str(job_dir / "in"), "/job/in"]
@@ -91,6 +93,13 @@ class BwrapSandbox:
         return run_command(
             self.command(job_dir), {}, limits, self.name, job_dir / "stderr.txt", False
         )
+
+
+def gpu_devices() -> list[str]:
+    """NVIDIA device nodes of this machine (empty on CPU-only workers)."""
+    import glob
+
+    return sorted(glob.glob("/dev/nvidia*"))
 
 
 @cache
