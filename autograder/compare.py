@@ -118,6 +118,20 @@ def compare_arrays(label: str, got: np.ndarray, want: np.ndarray, tol: Tolerance
     )
 
 
+def readable(message: str, limit: int = 400) -> str:
+    """A student-safe version of an exception message: no stack frames, no file paths.
+
+    TensorFlow's errors from traced code embed "File ..., line ..." frames (of the grader
+    too); keep the first line and the last meaningful line only.
+    """
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("File ", "Traceback", "^"))]
+    if len(lines) > 2:
+        lines = [lines[0], lines[-1]]
+    text = " ... ".join(lines) if len(lines) == 2 and lines[0] != lines[1] else "".join(lines[:1])
+    return text[:limit]
+
+
 def judge_test(key: TestRecord, student: TestRecord | None, job_note: str = "") -> TestResult:
     """Decide one test: every value the key recorded must be present and match.
 
@@ -146,7 +160,7 @@ def judge_test(key: TestRecord, student: TestRecord | None, job_note: str = "") 
         have = got.get(want.name)
         if have is None:
             if student.message:
-                return result(False, f"your code raised {student.message}")
+                return result(False, f"your code raised {readable(student.message)}")
             return result(False, f"`{want.name}`: no value was produced")
         verdict = compare_value(
             want.name, have.value, want.value, Tolerance.from_record(want.tolerance)

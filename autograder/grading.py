@@ -113,7 +113,7 @@ def grade_prepared(
         else:
             tests.append(judge_test(want, result.output.tests.get(test_id), note))
     if variants:
-        tests = annotate(tests, key.tests, result.output.tests, variants)
+        tests = annotate(tests, key.tests, result.output.tests, variants, frozenset(static))
     totals = {q: 0.0 for q in key.questions}
     for t in tests:
         totals[t.question] = totals.get(t.question, 0.0) + t.points

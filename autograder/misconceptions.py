@@ -21,15 +21,17 @@ from .loader import prepare, read_notebook
 from .release import variant_submission
 from .results import TestResult
 from .sandbox.base import Sandbox
+from .static import run_static_checks
 from .values import TestRecord
 
 
 @dataclass(frozen=True)
 class VariantRun:
-    """A known-wrong variant and the values it recorded, per test."""
+    """A known-wrong variant: its values per test and the tests its source fails statically."""
 
     variant: Variant
     tests: dict[str, TestRecord]
+    static: frozenset[str] = frozenset()
 
 
 def build_variant_runs(
@@ -39,10 +41,11 @@ def build_variant_runs(
     release = read_notebook(exercise.release_path)
 
     def one(variant: Variant) -> VariantRun:
-        cells = list(prepare(variant_submission(exercise, variant), release).cells)
+        prepared = prepare(variant_submission(exercise, variant), release)
         folder = cache / "variants" / exercise.name / variant.name
-        _, output = cached_run(exercise, cells, seed, sandbox, folder)
-        return VariantRun(variant, dict(output.tests))
+        _, output = cached_run(exercise, list(prepared.cells), seed, sandbox, folder)
+        static = frozenset(run_static_checks(exercise.static_checks, prepared.student_code))
+        return VariantRun(variant, dict(output.tests), static)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(one, exercise.variants()))
@@ -73,19 +76,38 @@ def reproduces(key: TestRecord, variant: TestRecord, student: TestRecord) -> boo
     return True
 
 
+def candidates(
+    key: TestRecord,
+    student: TestRecord | None,
+    runs: Sequence[VariantRun],
+    static_failure: bool = False,
+) -> list[VariantRun]:
+    """Every variant aimed at this test (``loses``) whose failure the student reproduced.
+
+    A test lost to a static check is explained by the variants that trip the same check.
+    """
+    found = []
+    for run in runs:
+        if key.test not in run.variant.loses:
+            continue
+        if static_failure:
+            if key.test in run.static:
+                found.append(run)
+            continue
+        wrong = run.tests.get(key.test)
+        if student is None or wrong is None or key.test in run.static:
+            continue
+        if not judge_test(key, wrong).passed and reproduces(key, wrong, student):
+            found.append(run)
+    return found
+
+
 def explain(
     key: TestRecord, student: TestRecord | None, runs: Sequence[VariantRun]
 ) -> Variant | None:
-    """The variant that explains a failed test, if any."""
-    if student is None:
-        return None
-    for run in runs:
-        wrong = run.tests.get(key.test)
-        if wrong is None or judge_test(key, wrong).passed:
-            continue  # this variant does not fail this test
-        if reproduces(key, wrong, student):
-            return run.variant
-    return None
+    """The first variant that explains a failed test, if any."""
+    found = candidates(key, student, runs)
+    return found[0].variant if found else None
 
 
 def feedback(variant: Variant) -> str:
@@ -103,19 +125,33 @@ def annotate(
     key_tests: dict[str, TestRecord],
     student_tests: dict[str, TestRecord],
     runs: Sequence[VariantRun],
+    static_failures: frozenset[str] = frozenset(),
 ) -> list[TestResult]:
-    """Add the matched misconception to every failed test it explains."""
+    """Add the matched misconception to every failed test it explains.
+
+    When several variants fit one test (a recorded boolean, say), the one that explains
+    the most of this student's failed tests wins; ties go by name.
+    """
     from dataclasses import replace
 
-    out: list[TestResult] = []
+    fits: dict[str, list[VariantRun]] = {}
     for t in tests:
         key = key_tests.get(t.test_id)
-        variant = (
-            None if t.passed or key is None else explain(key, student_tests.get(t.test_id), runs)
-        )
-        if variant is None:
+        if not t.passed and key is not None:
+            fits[t.test_id] = candidates(
+                key, student_tests.get(t.test_id), runs, t.test_id in static_failures
+            )
+    weight: dict[str, int] = {}
+    for found in fits.values():
+        for run in found:
+            weight[run.variant.name] = weight.get(run.variant.name, 0) + 1
+    out: list[TestResult] = []
+    for t in tests:
+        found = fits.get(t.test_id, [])
+        if not found:
             out.append(t)
-        else:
-            message = f"{t.message}. {feedback(variant)}" if t.message else feedback(variant)
-            out.append(replace(t, message=message, misconception=variant.name))
+            continue
+        best = min(found, key=lambda r: (-weight[r.variant.name], r.variant.name)).variant
+        message = f"{t.message}. {feedback(best)}" if t.message else feedback(best)
+        out.append(replace(t, message=message, misconception=best.name))
     return out

@@ -126,3 +126,14 @@ def test_first_recording_of_a_name_counts():
 @pytest.mark.parametrize("bad", [np.inf, -np.inf])
 def test_infinite_values_fail(bad):
     assert not compare_value("x", arr([bad]), arr([1.0]), Tolerance(rtol=1e9)).ok
+
+
+def test_tensorflow_traced_errors_lose_their_frames():
+    from autograder.compare import readable
+
+    msg = ('TypeError: in user code:\n\n    File "/job/in/grader/test_tensors.py", line 88, in f  *\n'
+           '        return student.merge(x)\n    File "/tmp/ipykernel/3.py", line 4, in merge\n\n'
+           '    TypeError: int() argument must be a string, not NoneType')
+    out = readable(msg)
+    assert "File" not in out and "/job" not in out and "test_tensors" not in out
+    assert out.endswith("int() argument must be a string, not NoneType")

@@ -19,7 +19,7 @@ RAISES = Variant("tape_not_persistent", {}, ("t.py::a",), description="Reuses a 
 RUNS = [
     VariantRun(AXIS, {"t.py::a": rec({"x": [3.0, 2.0, 1.0]})}),
     VariantRun(RAISES, {"t.py::a": rec({}, "RuntimeError: A non-persistent GradientTape can only be used once")}),
-    VariantRun(Variant("harmless", {}, ()), {"t.py::a": rec({"x": [1.0, 2.0, 3.0]})}),
+    VariantRun(Variant("harmless", {}, ("t.py::a",)), {"t.py::a": rec({"x": [1.0, 2.0, 3.0]})}),
 ]
 
 
@@ -56,3 +56,30 @@ def test_annotate_adds_text_to_failed_tests_only_and_hides_the_key():
 def test_feedback_text():
     assert feedback(AXIS) == ("Likely mistake: Normalises over the batch axis. Hint: Reduce over the "
                               "class axis (axis=-1). Lecture topic: Softmax (软最大)")
+
+
+def test_only_variants_aimed_at_the_test_explain_it():
+    stray = Variant("aimed_elsewhere", {}, ("t.py::b",), description="x")
+    runs = [VariantRun(stray, {"t.py::a": rec({"x": [3.0, 2.0, 1.0]})})]
+    assert explain(KEY, rec({"x": [3.0, 2.0, 1.0]}), runs) is None
+
+
+def test_static_check_failures_are_explained_by_variants_tripping_the_same_check():
+    tape = Variant("uses_tape", {}, ("t.py::a",), description="Uses GradientTape.")
+    runs = [*RUNS, VariantRun(tape, {"t.py::a": KEY}, frozenset({"t.py::a"}))]
+    tests = [TestResult("t.py::a", "q", 2, 0, False, "must not use GradientTape")]
+    out = annotate(tests, {"t.py::a": KEY}, {"t.py::a": KEY}, runs, frozenset({"t.py::a"}))
+    assert out[0].misconception == "uses_tape"
+
+
+def test_the_variant_explaining_most_failures_wins_ties():
+    b = TestRecord("t.py::b", "q", 1.0, 60.0, False, "passed", "", (Recorded("ok", Value("bool", array=np.asarray(True)), {}),))
+    b_wrong = TestRecord("t.py::b", "q", 1.0, 60.0, False, "passed", "", (Recorded("ok", Value("bool", array=np.asarray(False)), {}),))
+    first = Variant("a_first_by_name", {}, ("t.py::b",), description="only the bool")
+    second = Variant("z_explains_both", {}, ("t.py::a", "t.py::b"), description="both")
+    runs = [VariantRun(first, {"t.py::b": b_wrong}),
+            VariantRun(second, {"t.py::a": rec({"x": [3.0, 2.0, 1.0]}), "t.py::b": b_wrong})]
+    tests = [TestResult("t.py::a", "q", 2, 0, False, "m"), TestResult("t.py::b", "q", 1, 0, False, "m")]
+    student = {"t.py::a": rec({"x": [3.0, 2.0, 1.0]}), "t.py::b": b_wrong}
+    out = annotate(tests, {"t.py::a": KEY, "t.py::b": b}, student, runs)
+    assert [t.misconception for t in out] == ["z_explains_both", "z_explains_both"]
