@@ -86,3 +86,21 @@ def test_demo_command(tmp_path):
     status = main(["--root", str(ROOT), "demo", EX, "--out", str(tmp_path / "demo")])
     assert status == 0
     assert (tmp_path / "demo" / "report.html").read_text().count("<table") >= 3
+
+
+def test_unchanged_class_regrades_from_cache_and_force_regrades(tmp_path):
+    from autograder.course import grade_assignment
+    from autograder.release import reference_submission, write_submission
+
+    settings = load_settings(ROOT, db_url=f"sqlite:///{tmp_path / 'gb.db'}",
+                             submitted=tmp_path / "submitted", workers=1)
+    ex = load_exercise(settings, EX)
+    write_submission(reference_submission(ex), tmp_path / "submitted" / "ann" / EX, ex.notebook)
+    first = grade_assignment(settings, EX)
+    assert first.results[0].score == first.results[0].max_score
+    assert "cached" not in first.results[0].extra
+    again = grade_assignment(settings, EX)
+    assert again.results[0].extra.get("cached") == "yes"
+    assert again.results[0].score == first.results[0].score
+    forced = grade_assignment(settings, EX, force=True)
+    assert "cached" not in forced.results[0].extra
