@@ -93,7 +93,8 @@ def test_unchanged_class_regrades_from_cache_and_force_regrades(tmp_path):
     from autograder.release import reference_submission, write_submission
 
     settings = load_settings(ROOT, db_url=f"sqlite:///{tmp_path / 'gb.db'}",
-                             submitted=tmp_path / "submitted", workers=1)
+                             submitted=tmp_path / "submitted", workers=1,
+                             cache_dir=tmp_path / "cache", misconceptions=False)
     ex = load_exercise(settings, EX)
     write_submission(reference_submission(ex), tmp_path / "submitted" / "ann" / EX, ex.notebook)
     first = grade_assignment(settings, EX)
