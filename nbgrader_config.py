@@ -23,3 +23,9 @@ c.CourseDirectory.db_url = os.environ.get(
 )
 # Released notebooks must not carry outputs of the reference run.
 c.ClearOutput.enabled = True
+# Files a solution notebook writes when run in place (e.g. %%writefile modules) are never
+# released: they would contain the solution.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.keras", "*.h5",
+    "*.weights.h5", "checkpoints", "export", "*.npz",
+]

@@ -1,0 +1,443 @@
+"""Hidden grader for exercise 06, modules, layers and models (模块、层与模型).
+
+Every size is drawn from ``rng``: input widths are at least 5 and all widths of one network
+differ, so weights created in ``__init__`` with a hard-coded input size, transposed kernels
+and mixed-up layers show. Weights are never left to the initialisers: the tests copy seeded
+values into the student's objects (``assign`` for ``tf.Module`` variables, ``set_weights``
+for layers) and record the outputs, which the trusted side compares with the reference's to
+rtol = atol = 1e-6. Weight shapes are recorded as strings such as ``"[(7, 5), (5,)]"``, in the
+order ``weights`` lists them (creation order); symbolic outputs of ``keras.Input`` as
+``"(None, 5)"``.
+
+Dropout statistics: a dropped entry is exactly 0 and the others are scaled by 1/(1 - rate),
+but which entries drop depends on the student's random stream. The tests therefore record the
+fraction of zeros among at least 3000 outputs (atol 0.06, more than 4 standard deviations of
+the difference of two such fractions) and the smallest and largest ratio of a kept output to
+the inference output (rtol 1e-5), never the random mask itself.
+
+Fresh process: ``test_config_round_trip_fresh_process`` is the only test that starts a new
+Python process. The notebook writes ``MyDense`` to the module file ``my_layers.py`` (its
+``%%writefile`` cell), as a Keras user keeps custom layers in an importable module; the test
+finds that file with ``inspect.getsourcefile``, saves two layers' ``get_config()`` as JSON and
+their weights as ``.npz`` in a temporary directory, and one subprocess (``sys.executable``
+with the module's directory on ``PYTHONPATH``) imports the class, calls ``from_config``,
+builds, ``set_weights`` and writes the outputs and the reloaded configs back. TensorFlow's
+import makes it the slowest test (about 5 s, much more on a loaded machine).
+
+Freezing: ``test_freeze_and_recompile`` builds, compiles and trains (one epoch) a 4-layer
+classifier on seeded data before calling the student's function, so its training step
+already exists, then trains 2 more epochs without shuffling. The frozen weights are recorded
+with ``exact=True`` (the reference leaves them bit-identical) and the trained weights with
+rtol 1e-5 / atol 1e-6 (same optimizer, loss and data: only the order of float operations
+could differ). Calibration: on the reference solution the whole file takes about 11 s of CPU,
+half of it in the fresh process (its TensorFlow import); at a load average of 10 on 2 cores
+the fresh-process test took 30 s of wall time, the freezing test 6 s and every other test
+under 1 s, and a whole demo job about 48 s.
+
+Questions and points (they equal the notebook's question cells):
+    module 4, layer 5, training 2, config 3, subclass 3, sequential 4, freezing 3,
+    param_count 2.
+"""
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+TOL = {"rtol": 1e-6, "atol": 1e-6}
+DROP_FRACTION = {"atol": 0.06, "rtol": 0.0, "check_dtype": False}
+RATIO = {"rtol": 1e-5, "atol": 0.0, "check_dtype": False}
+
+
+def _distinct_sizes(rng, count, low=5, high=14):
+    """``count`` different widths from [low, high), in random order."""
+    return [int(n) for n in rng.choice(np.arange(low, high), size=count, replace=False)]
+
+
+def _floats(rng, shape, scale=1.0):
+    return (rng.normal(size=shape) * scale).astype(np.float32)
+
+
+def _shape_text(variables):
+    return str([tuple(int(n) for n in v.shape) for v in variables])
+
+
+def _numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _dropout_stats(expect, prefix, trained, plain):
+    """Record the fraction of dropped outputs and the range of kept / plain ratios."""
+    trained, plain = _numpy(trained), _numpy(plain)
+    kept = trained != 0.0
+    expect(f"{prefix}_zero_fraction", float(np.mean(~kept)), **DROP_FRACTION)
+    ratio = trained[kept] / plain[kept] if kept.any() else np.array([np.nan])
+    expect(f"{prefix}_kept_ratio_min", float(np.min(ratio)), **RATIO)
+    expect(f"{prefix}_kept_ratio_max", float(np.max(ratio)), **RATIO)
+
+
+# -- module ------------------------------------------------------------------------------------
+@pytest.mark.question("module")
+@pytest.mark.points(1)
+def test_affine_variables(student, rng, expect):
+    n_in, n_out = _distinct_sizes(rng, 2)
+    module = student.Affine(n_in, n_out)
+    expect("n_trainable_variables", len(module.trainable_variables))
+    expect(
+        "sorted_shapes",
+        str(sorted(tuple(int(n) for n in v.shape) for v in module.trainable_variables)),
+    )
+    expect("w_shape", str(tuple(int(n) for n in module.w.shape)))
+    expect("b_shape", str(tuple(int(n) for n in module.b.shape)))
+    expect("w_dtype", module.w.dtype.name)
+    expect("w_is_variable", isinstance(module.w, tf.Variable))
+
+
+@pytest.mark.question("module")
+@pytest.mark.points(1)
+def test_affine_outputs(student, rng, expect):
+    n_in, n_out, batch = _distinct_sizes(rng, 3)
+    x = tf.constant(_floats(rng, (batch, n_in)))
+    for label, activation in (("linear", None), ("relu", tf.nn.relu)):
+        module = student.Affine(n_in, n_out, activation=activation)
+        module.w.assign(_floats(rng, (n_in, n_out)))
+        module.b.assign(_floats(rng, (n_out,)))
+        expect(f"{label}_output", module(x), **TOL)
+
+
+@pytest.mark.question("module")
+@pytest.mark.points(2)
+def test_tiny_mlp(student, rng, expect):
+    sizes = _distinct_sizes(rng, 4)
+    batch = int(rng.integers(3, 9))
+    mlp = student.TinyMLP(sizes)
+    expect("n_layers", len(mlp.layers))
+    expect("n_trainable_variables", len(mlp.trainable_variables))
+    expect(
+        "sorted_shapes",
+        str(sorted(tuple(int(n) for n in v.shape) for v in mlp.trainable_variables)),
+    )
+    for i, layer in enumerate(mlp.layers):
+        layer.w.assign(_floats(rng, (sizes[i], sizes[i + 1]), scale=0.7))
+        layer.b.assign(_floats(rng, (sizes[i + 1],), scale=0.5))
+    expect("output", mlp(tf.constant(_floats(rng, (batch, sizes[0])))), **TOL)
+
+
+# -- layer -------------------------------------------------------------------------------------
+@pytest.mark.question("layer")
+@pytest.mark.points(2)
+def test_dense_lazy_build(student, rng, expect):
+    n_in, units = _distinct_sizes(rng, 2)
+    layer = student.MyDense(units)
+    expect("weights_before_build", len(layer.weights))
+    layer.build((None, n_in))
+    expect("shapes_after_build", _shape_text(layer.weights))
+    expect("n_trainable", len(layer.trainable_weights))
+    expect("n_non_trainable", len(layer.non_trainable_weights))
+    expect("count_params", int(layer.count_params()))
+    no_bias = student.MyDense(units + 2, use_bias=False)
+    no_bias.build((None, n_in + 1))
+    expect("no_bias_shapes", _shape_text(no_bias.weights))
+    expect("no_bias_count_params", int(no_bias.count_params()))
+
+
+@pytest.mark.question("layer")
+@pytest.mark.points(1)
+def test_dense_symbolic_none_batch(student, rng, expect):
+    n_in, hidden, units = _distinct_sizes(rng, 3)
+    inputs = keras.Input(shape=(n_in,))
+    outputs = student.MyDense(units)(student.MyDense(hidden, activation="relu")(inputs))
+    expect("symbolic_shape", str(tuple(outputs.shape)))
+    model = keras.Model(inputs, outputs)
+    expect("model_weight_shapes", _shape_text(model.weights))
+    batch = int(rng.integers(3, 9))
+    expect("predict_shape", str(model.predict(_floats(rng, (batch, n_in)), verbose=0).shape))
+
+
+@pytest.mark.question("layer")
+@pytest.mark.points(2)
+def test_dense_outputs_after_set_weights(student, rng, expect):
+    n_in, units, batch = _distinct_sizes(rng, 3)
+    x = _floats(rng, (batch, n_in))
+    for activation, use_bias in (("tanh", True), (None, False), ("relu", True)):
+        layer = student.MyDense(units, activation=activation, use_bias=use_bias)
+        layer(x)  # builds lazily
+        weights = [_floats(rng, (n_in, units), scale=0.6)]
+        if use_bias:
+            weights.append(_floats(rng, (units,), scale=0.4))
+        layer.set_weights(weights)
+        expect(f"{activation}_{use_bias}_output", layer(x), **TOL)
+
+
+# -- training ----------------------------------------------------------------------------------
+@pytest.mark.question("training")
+@pytest.mark.points(2)
+def test_dense_training_flag(student, rng, expect):
+    n_in, units = _distinct_sizes(rng, 2, low=7)
+    batch = 600  # at least 4200 outputs for the dropout statistics
+    rate = float(np.round(rng.uniform(0.2, 0.5), 2))
+    layer = student.MyDense(units, dropout=rate)
+    x = _floats(rng, (batch, n_in))
+    layer(x)
+    layer.set_weights([_floats(rng, (n_in, units)), _floats(rng, (units,))])
+    plain = layer(x)
+    expect("default_call", plain, **TOL)
+    expect("training_false", layer(x, training=False), **TOL)
+    _dropout_stats(expect, "training_true", layer(x, training=True), plain)
+
+
+# -- config ------------------------------------------------------------------------------------
+_RELOAD_SCRIPT = r"""
+import importlib, json, sys, traceback
+work = sys.argv[1]
+try:
+    import numpy as np
+    import keras
+    with open(work + "/spec.json") as fh:
+        spec = json.load(fh)
+    cls = getattr(importlib.import_module(spec["module"]), spec["class"])
+    configs = {}
+    for case in spec["cases"]:
+        data = np.load(work + "/" + case["name"] + ".npz")
+        with open(work + "/" + case["name"] + ".json") as fh:
+            layer = cls.from_config(json.load(fh))
+        layer(data["x"])
+        layer.set_weights([data["w%d" % i] for i in range(case["n_weights"])])
+        np.save(work + "/" + case["name"] + "_out.npy",
+                keras.ops.convert_to_numpy(layer(data["x"])))
+        configs[case["name"]] = layer.get_config()
+    with open(work + "/reloaded.json", "w") as fh:
+        json.dump(configs, fh, default=repr)
+except BaseException:
+    with open(work + "/error.txt", "w") as fh:
+        fh.write(traceback.format_exc())
+    sys.exit(1)
+"""
+
+
+def _module_file(cls):
+    """The file that defines ``cls``; it must be importable by a fresh process."""
+    path = inspect.getsourcefile(cls) if cls.__module__ not in ("__main__", "builtins") else None
+    if not path or not os.path.isfile(path):
+        raise RuntimeError(
+            "MyDense must be defined in my_layers.py (the %%writefile cell) and imported from "
+            "it, so that a fresh Python process can import it; it was defined in module "
+            f"{cls.__module__!r}."
+        )
+    return path
+
+
+@pytest.mark.question("config")
+@pytest.mark.points(3)
+@pytest.mark.timeout(240)
+def test_config_round_trip_fresh_process(student, rng, expect):
+    cls = student.MyDense
+    module_dir = os.path.dirname(os.path.abspath(_module_file(cls)))
+    work = tempfile.mkdtemp(prefix="reload-")
+    n_in_a, units_a, n_in_b, units_b = _distinct_sizes(rng, 4)
+    cases = [
+        (
+            "case_a",
+            n_in_a,
+            dict(
+                units=units_a,
+                activation="tanh",
+                use_bias=False,
+                dropout=float(np.round(rng.uniform(0.1, 0.6), 2)),
+                name="reloaded_a",
+            ),
+        ),
+        (
+            "case_b",
+            n_in_b,
+            dict(units=units_b, activation="relu", use_bias=True, name="reloaded_b"),
+        ),
+    ]
+    spec = {"module": cls.__module__, "class": cls.__name__, "cases": []}
+    for name, n_in, kwargs in cases:
+        layer = cls(**kwargs)
+        x = _floats(rng, (int(rng.integers(3, 9)), n_in))
+        layer(x)
+        weights = [_floats(rng, (n_in, kwargs["units"]), scale=0.6)]
+        if kwargs["use_bias"]:
+            weights.append(_floats(rng, (kwargs["units"],), scale=0.4))
+        layer.set_weights(weights)
+        expect(f"{name}_original_output", layer(x), **TOL)
+        config_text = json.dumps(layer.get_config())  # the config must be JSON-serialisable
+        with open(os.path.join(work, name + ".json"), "w") as fh:
+            fh.write(config_text)
+        np.savez(
+            os.path.join(work, name + ".npz"), x=x, **{f"w{i}": w for i, w in enumerate(weights)}
+        )
+        spec["cases"].append({"name": name, "n_weights": len(weights)})
+    with open(os.path.join(work, "spec.json"), "w") as fh:
+        json.dump(spec, fh)
+
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=os.pathsep.join([module_dir, os.environ.get("PYTHONPATH", "")]),
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", _RELOAD_SCRIPT, work],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
+    if run.returncode != 0:
+        error_path = os.path.join(work, "error.txt")
+        detail = open(error_path).read() if os.path.exists(error_path) else run.stderr
+        last = "\n".join(detail.strip().splitlines()[-3:])
+        raise RuntimeError(f"Reloading MyDense from its config in a fresh process failed:\n{last}")
+
+    with open(os.path.join(work, "reloaded.json")) as fh:
+        reloaded = json.load(fh)
+    for name, _, _ in cases:
+        expect(f"{name}_reloaded_output", np.load(os.path.join(work, name + "_out.npy")), **TOL)
+        config = reloaded[name]
+        for key in ("name", "units", "activation", "use_bias", "dropout"):
+            value = config.get(key, "<missing>")
+            expect(
+                f"{name}_reloaded_{key}", value if value is not None else "None", check_dtype=False
+            )
+
+
+# -- subclass ----------------------------------------------------------------------------------
+@pytest.mark.question("subclass")
+@pytest.mark.points(2)
+def test_classifier_outputs(student, rng, expect):
+    n_in, hidden, n_classes, batch = _distinct_sizes(rng, 4)
+    model = student.Classifier(hidden, n_classes)
+    x = _floats(rng, (batch, n_in))
+    model(x)
+    expect("is_model", isinstance(model, keras.Model))
+    expect("n_layers", len(model.layers))
+    expect("hidden_shapes", _shape_text(model.hidden.weights))
+    expect("head_shapes", _shape_text(model.head.weights))
+    expect("count_params", int(model.count_params()))
+    model.hidden.set_weights([_floats(rng, (n_in, hidden), 0.6), _floats(rng, (hidden,), 0.4)])
+    model.head.set_weights(
+        [_floats(rng, (hidden, n_classes), 0.6), _floats(rng, (n_classes,), 0.4)]
+    )
+    expect("logits", model(x), **TOL)
+    expect("predict", model.predict(x, verbose=0), **TOL)
+    expect("symbolic_shape", str(tuple(model(keras.Input(shape=(n_in,))).shape)))
+
+
+@pytest.mark.question("subclass")
+@pytest.mark.points(1)
+def test_classifier_dropout(student, rng, expect):
+    n_in, hidden = _distinct_sizes(rng, 2, low=7)
+    rate = float(np.round(rng.uniform(0.2, 0.5), 2))
+    model = student.Classifier(hidden, hidden, dropout=rate)  # head: identity below
+    x = np.abs(_floats(rng, (600, n_in))) + 0.1  # positive inputs, kernel and bias: no ReLU zeros
+    model(x)
+    model.hidden.set_weights(
+        [np.abs(_floats(rng, (n_in, hidden))) + 0.1, np.abs(_floats(rng, (hidden,))) + 0.1]
+    )
+    model.head.set_weights([np.eye(hidden, dtype=np.float32), np.zeros(hidden, np.float32)])
+    plain = model(x, training=False)
+    expect("inference_logits", plain, **TOL)
+    _dropout_stats(expect, "hidden_dropout", model(x, training=True), plain)
+
+
+# -- sequential --------------------------------------------------------------------------------
+@pytest.mark.question("sequential")
+@pytest.mark.points(2)
+def test_build_mlp(student, rng, expect):
+    n_in, h1, h2, n_out = _distinct_sizes(rng, 4)
+    model = student.build_mlp(n_in, [h1, h2], n_out)
+    expect("is_sequential", isinstance(model, keras.Sequential))
+    expect("n_layers", len(model.layers))
+    expect("weight_shapes", _shape_text(model.weights))
+    expect("count_params", int(model.count_params()))
+    expect("symbolic_shape", str(tuple(model(keras.Input(shape=(n_in,))).shape)))
+    model.set_weights([_floats(rng, tuple(w.shape), 0.6) for w in model.weights])
+    expect("output", model(_floats(rng, (int(rng.integers(3, 9)), n_in))), **TOL)
+    single = student.build_mlp(n_in + 1, [], n_out + 1)  # no hidden layer at all
+    expect("single_layer_shapes", _shape_text(single.weights))
+
+
+@pytest.mark.question("sequential")
+@pytest.mark.points(2)
+def test_replace_head(student, rng, expect):
+    n_in, h1, h2, n_old, n_new = _distinct_sizes(rng, 5)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(n_in,)),
+            keras.layers.Dense(h1, activation="relu", name="kept_1"),
+            keras.layers.Dense(h2, activation="relu", name="kept_2"),
+            keras.layers.Dense(n_old, name="old_head"),
+        ]
+    )
+    model.set_weights([_floats(rng, tuple(w.shape), 0.6) for w in model.weights])
+    result = student.replace_head(model, n_new)
+    expect("same_model", result is model)
+    expect("layer_names_kept", str([layer.name for layer in result.layers[:-1]]))
+    expect("n_layers", len(result.layers))
+    expect("weight_shapes", _shape_text(result.weights))
+    expect("count_params", int(result.count_params()))
+    expect("symbolic_shape", str(tuple(result(keras.Input(shape=(n_in,))).shape)))
+    result.layers[-1].set_weights([_floats(rng, (h2, n_new), 0.6), _floats(rng, (n_new,), 0.4)])
+    expect("output", result(_floats(rng, (int(rng.integers(3, 9)), n_in))), **TOL)
+
+
+# -- freezing ----------------------------------------------------------------------------------
+@pytest.mark.question("freezing")
+@pytest.mark.points(3)
+def test_freeze_and_recompile(student, rng, expect):
+    n_in, h1, h2, h3 = _distinct_sizes(rng, 4)
+    n_classes = int(rng.integers(3, 5))
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(n_in,)),
+            keras.layers.Dense(h1, activation="relu"),
+            keras.layers.Dense(h2, activation="relu"),
+            keras.layers.Dense(h3, activation="relu"),
+            keras.layers.Dense(n_classes),
+        ]
+    )
+    model.set_weights([_floats(rng, tuple(w.shape), 0.5) for w in model.weights])
+    x = _floats(rng, (96, n_in))
+    y = rng.integers(0, n_classes, size=96)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.05),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0)  # training step exists
+
+    learning_rate = float(np.round(rng.uniform(0.05, 0.2), 3))
+    result = student.freeze_and_recompile(model, 2, learning_rate)
+    expect("returns_model", result is model)
+    expect("trainable_flags", str([layer.trainable for layer in model.layers]))
+    expect("n_trainable_weights", len(model.trainable_weights))
+    expect("n_non_trainable_weights", len(model.non_trainable_weights))
+    history = model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0)
+    for i, layer in enumerate(model.layers):
+        for j, weight in enumerate(layer.weights):
+            if i < 2:  # frozen: bit-identical to the weights before the student's call
+                expect(f"frozen_{i}_{j}", _numpy(weight), exact=True)
+            else:
+                expect(f"trained_{i}_{j}", _numpy(weight), rtol=1e-5, atol=1e-6)
+    expect("final_loss", float(history.history["loss"][-1]), rtol=1e-5, atol=1e-6)
+
+
+# -- param_count -------------------------------------------------------------------------------
+@pytest.mark.question("param_count")
+@pytest.mark.points(2)
+def test_mlp_param_count(student, rng, expect):
+    n_in, h1, h2, h3, n_out = (int(n) for n in rng.integers(3, 300, size=5))
+    expect("three_hidden", student.mlp_param_count(n_in, [h1, h2, h3], n_out))
+    expect("one_hidden", student.mlp_param_count(h2, [h1], n_in))
+    expect("no_hidden", student.mlp_param_count(h3, [], n_out))
+    expect("no_bias", student.mlp_param_count(n_in, [h1, h2], n_out, use_bias=False))
+    expect("no_bias_no_hidden", student.mlp_param_count(h1, [], h2, use_bias=False))
