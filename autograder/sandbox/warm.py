@@ -154,10 +154,20 @@ class WarmPool:
         self.workers = [WarmWorker(limits, use_bwrap) for _ in range(max(1, size))]
         self.name = self.workers[0].isolation
         self._free: queue.Queue[WarmWorker] = queue.Queue()
-        starters = [threading.Thread(target=self._start, args=(w,)) for w in self.workers]
-        for t in starters:
-            t.start()
-        self._starters = starters
+        self._starters: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def _ensure_started(self) -> None:
+        """Start every worker (in parallel) when the first job arrives, not before.
+
+        A batch whose results all come from the cache then never imports TensorFlow.
+        """
+        with self._lock:
+            if self._starters:
+                return
+            self._starters = [threading.Thread(target=self._start, args=(w,)) for w in self.workers]
+            for t in self._starters:
+                t.start()
 
     def _start(self, worker: WarmWorker) -> None:
         try:
@@ -169,6 +179,7 @@ class WarmPool:
 
     def run(self, job_dir: Path, limits: Limits) -> SandboxRun:
         """Run a job on the next free worker."""
+        self._ensure_started()
         worker = self._free.get()
         try:
             return worker.run(job_dir, limits)
