@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from .exercise import Exercise, load_exercise
 from .grading import Submission, find_submissions, grade_all
@@ -115,8 +114,3 @@ def review_similarity(exercise: Exercise, submissions: list[Submission]) -> list
             continue
         codes[sub.student] = "\n\n".join(code.values())
     return similar_pairs(codes, boilerplate)
-
-
-def submitted_for(root: Path) -> Path:
-    """The default ``submitted`` folder of a course root."""
-    return root / "submitted"

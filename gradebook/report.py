@@ -328,11 +328,3 @@ def _timing_plot(graded: pd.DataFrame) -> Figure | None:
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", color="#e5e5e5")
     return fig
-
-
-def escape(text: str) -> str:
-    """HTML-escape ``text``."""
-    return html.escape(text)
-
-
-__all__ = ["escape", "render_report", "write_report"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +20,6 @@ ALLOWED_KINDS = "biufc"
 TESTS_FILE = "tests.jsonl"
 CELLS_FILE = "cells.jsonl"
 VALUES_DIR = "values"
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def kind_of(value: Any) -> str:
@@ -110,8 +108,3 @@ class Channel:
         with open(os.path.join(self.out_dir, filename), "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
             fh.flush()
-
-
-def safe_name(text: str) -> str:
-    """A file-system-safe version of ``text``."""
-    return _SAFE.sub("_", text)[:80]

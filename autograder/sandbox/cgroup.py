@@ -10,7 +10,6 @@ written (no root, a read-only /sys/fs/cgroup), grading goes on without it and sa
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from pathlib import Path
@@ -73,11 +72,3 @@ def _warn_once() -> None:
             "no writable pids cgroup: a fork bomb in a submission is limited only by its time "
             "limit (run grading as root with cgroups mounted to stop it at max_processes)"
         )
-
-
-def available() -> bool:
-    """Whether a pids cgroup can be made here."""
-    group = PidsCgroup(1)
-    ok = group.path is not None
-    group.remove()
-    return ok and os.geteuid() == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -86,8 +85,3 @@ def close_sandbox(box: Sandbox) -> None:
     close = getattr(box, "close", None)
     if callable(close):
         close()
-
-
-def have_bwrap() -> bool:
-    """Whether a ``bwrap`` executable is on PATH."""
-    return shutil.which("bwrap") is not None
