@@ -64,10 +64,11 @@ class BwrapSandbox:
         for path in ETC_FILES:
             if os.path.exists(path):
                 args += ["--ro-bind", path, path]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
+        # After the /tmp tmpfs, so a Python or venv that lives under /tmp stays visible.
         for path in sorted({sys.base_prefix, sys.prefix}):
             if not path.startswith("/usr/"):
                 args += ["--ro-bind", path, path]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
         for device in gpu_devices():  # GPU runners: the job sees the worker's GPUs
             args += ["--dev-bind", device, device]
         args += ["--ro-bind", str(RUNTIME_DIR), f"/opt/gradetape/{RUNTIME_NAME}"]
