@@ -1,6 +1,7 @@
 """End to end through the CLI: grade a class into a gradebook, export, agree with nbgrader."""
 
 import io
+import shutil
 import subprocess
 import sys
 from contextlib import redirect_stdout
@@ -82,8 +83,23 @@ def test_unknown_assignment_exits_two(tmp_path, capsys):
     assert "no exercise '99_nope'" in capsys.readouterr().err
 
 
+def course_copy(dest: Path, exercise: str) -> Path:
+    """A course root holding one exercise, so a release cannot race other tests' reads.
+
+    ``demo`` regenerates the release with ``nbgrader generate_assignment --force``, which
+    deletes and rewrites ``exercises/<name>``; run against the real checkout, a test grading
+    the same exercise in another xdist worker could find the notebook missing.
+    """
+    for part in ("solutions", "exercises", "autograder/graders"):
+        shutil.copytree(ROOT / part / exercise, dest / part / exercise)
+    for name in ("gradetape.toml", "nbgrader_config.py"):
+        shutil.copy(ROOT / name, dest / name)
+    return dest
+
+
 def test_demo_command(tmp_path):
-    status = main(["--root", str(ROOT), "demo", EX, "--out", str(tmp_path / "demo")])
+    root = course_copy(tmp_path / "course", EX)
+    status = main(["--root", str(root), "demo", EX, "--out", str(tmp_path / "demo")])
     assert status == 0
     assert (tmp_path / "demo" / "report.html").read_text().count("<table") >= 3
 
