@@ -7,6 +7,7 @@ value (dtypes and type tags are shown; shapes and numbers of the key are not).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,9 @@ class Tolerance:
         check_dtype: Whether the dtype must equal the key's.
         check_type: Whether the type tag (``tf.Tensor``, ``ndarray`` ...) must equal the key's.
         exact: Require exact equality (default: exact for bool, integer and string values).
+        labels: For predictions of a held-out dataset: the dataset whose kept labels score
+            them (the value is then judged by accuracy, not compared with the key's).
+        min_accuracy: The accuracy those predictions must reach.
     """
 
     rtol: float = 1e-6
@@ -33,6 +37,8 @@ class Tolerance:
     check_dtype: bool = True
     check_type: bool = False
     exact: bool | None = None
+    labels: str = ""
+    min_accuracy: float = 1.0
 
     @classmethod
     def from_record(cls, raw: dict[str, Any]) -> Tolerance:
@@ -45,6 +51,11 @@ class Tolerance:
         for key in ("check_dtype", "check_type", "exact"):
             if isinstance(raw.get(key), bool):
                 values[key] = raw[key]
+        if isinstance(raw.get("labels"), str) and raw["labels"]:
+            values["labels"] = raw["labels"]
+            accuracy = raw.get("min_accuracy")
+            if isinstance(accuracy, (int, float)) and 0 <= accuracy <= 1:
+                values["min_accuracy"] = float(accuracy)
         return cls(**{**tol.__dict__, **values})
 
 
@@ -118,6 +129,42 @@ def compare_arrays(label: str, got: np.ndarray, want: np.ndarray, tol: Tolerance
     )
 
 
+def accuracy_verdict(
+    label: str, student: Value | None, labels: np.ndarray | None, min_accuracy: float
+) -> Verdict:
+    """Score predicted labels against labels only the trusted side holds.
+
+    The message gives the accuracy reached and the threshold (both public), never a label.
+    """
+    if labels is None:
+        return Verdict(False, f"{label}: the held-out labels are missing (grader error)")
+    if student is None:
+        return Verdict(False, f"{label}: no predictions were produced")
+    if student.error:
+        return Verdict(False, f"{label}: the predictions could not be read ({student.error})")
+    got = student.array
+    if got is None or got.dtype.kind not in "biuf":
+        kind = student.kind
+        return Verdict(False, f"{label}: expected an array of class labels, received {kind}")
+    got = got.reshape(-1) if got.ndim == 2 and 1 in got.shape else got
+    if got.shape != labels.shape:
+        return Verdict(
+            False,
+            f"{label}: expected one predicted label per input ({labels.size}), received an "
+            f"array of shape {got.shape}",
+        )
+    if got.dtype.kind == "f" and not np.array_equal(got, np.round(got)):
+        return Verdict(False, f"{label}: predictions must be class labels (whole numbers)")
+    accuracy = float(np.mean(got.astype(np.int64) == labels))
+    if accuracy >= min_accuracy:
+        return Verdict(True)
+    return Verdict(
+        False,
+        f"{label}: accuracy {accuracy:.3f} on {labels.size} held-out examples is below the "
+        f"required {min_accuracy:g}",
+    )
+
+
 def readable(message: str, limit: int = 400) -> str:
     """A student-safe version of an exception message: no stack frames, no file paths.
 
@@ -132,13 +179,19 @@ def readable(message: str, limit: int = 400) -> str:
     return text[:limit]
 
 
-def judge_test(key: TestRecord, student: TestRecord | None, job_note: str = "") -> TestResult:
+def judge_test(
+    key: TestRecord,
+    student: TestRecord | None,
+    job_note: str = "",
+    labels: Mapping[str, np.ndarray] | None = None,
+) -> TestResult:
     """Decide one test: every value the key recorded must be present and match.
 
     Args:
         key: The reference run's record (points, question, values, tolerances).
         student: The student run's record, or ``None`` if the test never ran.
         job_note: Why the job ended early, used when the test never ran.
+        labels: Held-out dataset name -> the labels predictions are scored against.
     """
 
     def result(passed: bool, message: str) -> TestResult:
@@ -162,9 +215,13 @@ def judge_test(key: TestRecord, student: TestRecord | None, job_note: str = "") 
             if student.message:
                 return result(False, f"your code raised {readable(student.message)}")
             return result(False, f"`{want.name}`: no value was produced")
-        verdict = compare_value(
-            want.name, have.value, want.value, Tolerance.from_record(want.tolerance)
-        )
+        tol = Tolerance.from_record(want.tolerance)
+        if tol.labels:
+            verdict = accuracy_verdict(
+                f"`{want.name}`", have.value, (labels or {}).get(tol.labels), tol.min_accuracy
+            )
+        else:
+            verdict = compare_value(want.name, have.value, want.value, tol)
         if not verdict.ok:
             return result(False, verdict.message)
     if not key.values:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .heldout import check_names
 from .settings import CourseSettings, Limits
 
 GRADER_FILE = "grader.toml"
@@ -56,6 +57,7 @@ class Exercise:
     release_path: Path
     limits: Limits
     static_checks: tuple[StaticCheck, ...] = ()
+    datasets: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -119,7 +121,10 @@ def load_exercise(settings: CourseSettings, name: str) -> Exercise:
         release_path=settings.exercises_dir / name / notebook,
         limits=settings.limits.updated(data.get("limits", {})),
         static_checks=checks,
-        meta={k: v for k, v in data.items() if k not in {"static", "limits", "notebook"}},
+        datasets=check_names(data.get("datasets", ()), str(config)),
+        meta={
+            k: v for k, v in data.items() if k not in {"static", "limits", "notebook", "datasets"}
+        },
     )
 
 

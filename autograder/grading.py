@@ -14,6 +14,7 @@ from nbgrader.utils import parse_utc
 
 from .compare import judge_test
 from .exercise import Exercise
+from .heldout import labels_for
 from .jobs import job_note, run_job
 from .key import AnswerKey
 from .loader import Prepared, Rejected, prepare, read_notebook
@@ -103,6 +104,7 @@ def grade_prepared(
         # The runtime never started: a worker problem, not the student's. Try once more.
         result = run_job(exercise, prepared.cells, seed, sandbox)
     note = job_note(result, exercise.limits)
+    labels = labels_for(exercise.datasets, seed)
     static = run_static_checks(exercise.static_checks, prepared.student_code)
     tests: list[TestResult] = []
     for test_id, want in key.tests.items():
@@ -111,9 +113,9 @@ def grade_prepared(
                 TestResult(test_id, want.question, want.points, 0.0, False, static[test_id])
             )
         else:
-            tests.append(judge_test(want, result.output.tests.get(test_id), note))
+            tests.append(judge_test(want, result.output.tests.get(test_id), note, labels))
     if variants:
-        tests = annotate(tests, key.tests, result.output.tests, variants, frozenset(static))
+        tests = annotate(tests, key.tests, result.output.tests, variants, frozenset(static), labels)
     totals = {q: 0.0 for q in key.questions}
     for t in tests:
         totals[t.question] = totals.get(t.question, 0.0) + t.points

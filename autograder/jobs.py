@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .exercise import Exercise
+from .heldout import write_inputs
 from .loader import CodeCell
 from .sandbox.base import Sandbox, SandboxRun
 from .settings import Limits
@@ -27,11 +28,16 @@ class JobResult:
 def write_job(
     job_dir: Path, exercise: Exercise, cells: Sequence[CodeCell], seed: int, limits: Limits
 ) -> None:
-    """Lay out ``job_dir``: ``in/job.json``, ``in/grader/`` (hidden tests), empty ``out/``."""
+    """Lay out ``job_dir``: ``in/job.json``, ``in/grader/``, ``in/data/``, empty ``out/``.
+
+    ``in/grader/`` holds the hidden tests; ``in/data/`` the inputs of the held-out datasets
+    the exercise declares (never their evaluation labels).
+    """
     (job_dir / "in" / "grader").mkdir(parents=True)
     (job_dir / "out").mkdir()
     for path in exercise.grader_files():
         shutil.copyfile(path, job_dir / "in" / "grader" / path.name)
+    write_inputs(exercise.datasets, seed, job_dir / "in" / "data")
     spec = {
         "exercise": exercise.name,
         "seed": seed,

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import nbformat
 
+from .compare import judge_test
 from .exercise import Exercise
+from .heldout import VERSION as HELDOUT_VERSION
+from .heldout import labels_for
 from .jobs import job_note, run_job
 from .loader import CodeCell, prepare, question_points, read_notebook
 from .sandbox.base import RUNTIME_DIR, Sandbox
@@ -42,7 +45,10 @@ class AnswerKey:
 
 
 def _digest(exercise: Exercise, sources: list[str], seed: int) -> str:
-    h = hashlib.sha256(f"gradetape-key/{KEY_FORMAT}/{seed}/{exercise.limits}".encode())
+    h = hashlib.sha256(
+        f"gradetape-key/{KEY_FORMAT}/{seed}/{exercise.limits}/"
+        f"{exercise.datasets}/{HELDOUT_VERSION}".encode()
+    )
     for source in sources:
         h.update(b"\0cell\0" + source.encode())
     for path in exercise.grader_files() + sorted(RUNTIME_DIR.glob("*.py")):
@@ -108,9 +114,9 @@ def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> A
         seed,
         sandbox,
         cache / "keys" / exercise.name,
-        lambda out, note: _check_reference(exercise, out, note),
+        lambda out, note: _check_reference(exercise, out, note, seed),
     )
-    _check_reference(exercise, output, "")
+    _check_reference(exercise, output, "", seed)
     questions: dict[str, float] = {}
     for test in output.tests.values():
         questions[test.question] = questions.get(test.question, 0.0) + test.points
@@ -124,8 +130,9 @@ def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> A
     return AnswerKey(exercise.name, digest, dict(output.tests), questions)
 
 
-def _check_reference(exercise: Exercise, output: JobOutput, note: str) -> None:
+def _check_reference(exercise: Exercise, output: JobOutput, note: str, seed: int) -> None:
     problems = list(output.collect_errors)
+    labels = labels_for(exercise.datasets, seed)
     if output.runtime_error:
         problems.append(output.runtime_error)
     for cell in output.cells:
@@ -136,6 +143,10 @@ def _check_reference(exercise: Exercise, output: JobOutput, note: str) -> None:
             problems.append(f"{test.test}: {test.message or 'recorded no value'}")
         if not test.question:
             problems.append(f"{test.test}: no question marker")
+        if test.outcome == "passed" and test.values:
+            judged = judge_test(test, test, labels=labels)  # thresholds: the key must reach them
+            if not judged.passed:
+                problems.append(f"{test.test}: {judged.message}")
     if not output.tests:
         problems.append("the grader ran no test" + (f" ({note})" if note else ""))
     if problems:

@@ -9,10 +9,12 @@ the misconception and the lecture topic, never the expected value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .compare import Tolerance, compare_value, judge_test
 from .exercise import Exercise, Variant
@@ -81,10 +83,12 @@ def candidates(
     student: TestRecord | None,
     runs: Sequence[VariantRun],
     static_failure: bool = False,
+    labels: Mapping[str, np.ndarray] | None = None,
 ) -> list[VariantRun]:
     """Every variant aimed at this test (``loses``) whose failure the student reproduced.
 
     A test lost to a static check is explained by the variants that trip the same check.
+    ``labels`` are the held-out labels accuracy tests are scored with.
     """
     found = []
     for run in runs:
@@ -97,7 +101,7 @@ def candidates(
         wrong = run.tests.get(key.test)
         if student is None or wrong is None or key.test in run.static:
             continue
-        if not judge_test(key, wrong).passed and reproduces(key, wrong, student):
+        if not judge_test(key, wrong, labels=labels).passed and reproduces(key, wrong, student):
             found.append(run)
     return found
 
@@ -126,6 +130,7 @@ def annotate(
     student_tests: dict[str, TestRecord],
     runs: Sequence[VariantRun],
     static_failures: frozenset[str] = frozenset(),
+    labels: Mapping[str, np.ndarray] | None = None,
 ) -> list[TestResult]:
     """Add the matched misconception to every failed test it explains.
 
@@ -139,7 +144,7 @@ def annotate(
         key = key_tests.get(t.test_id)
         if not t.passed and key is not None:
             fits[t.test_id] = candidates(
-                key, student_tests.get(t.test_id), runs, t.test_id in static_failures
+                key, student_tests.get(t.test_id), runs, t.test_id in static_failures, labels
             )
     weight: dict[str, int] = {}
     for found in fits.values():

@@ -69,7 +69,13 @@ def main(job_dir: str) -> int:
         job["cells"], channel, float(job["cell_timeout"]), int(job.get("output_limit", 20_000))
     )
     channel.append(CELLS_FILE, {"event": "grading"})
-    plugin = GraderPlugin(namespace, seed, channel, float(job["test_timeout"]))
+    plugin = GraderPlugin(
+        namespace,
+        seed,
+        channel,
+        float(job["test_timeout"]),
+        data_dir=os.path.join(job_dir, "in", "data"),
+    )
     grader_dir = os.path.join(job_dir, "in", "grader")
     args = [
         grader_dir,

@@ -5,6 +5,10 @@ Fixtures:
         fails only that test, with a message naming it).
     rng: a NumPy ``Generator`` seeded from the batch seed and the test's id.
     expect: ``expect(name, value, **tolerance)`` records a value for the trusted side.
+    heldout: ``heldout(name)`` returns a held-out dataset's arrays (inputs; the labels of
+        ``x_test`` stay on the trusted side).
+    predictions: ``predictions(name, y_pred, dataset=..., min_accuracy=...)`` records
+        predicted labels of a held-out dataset's ``x_test``; the trusted side scores them.
 
 Markers: ``points(n)``, ``question(id)``, ``timeout(seconds)``, ``gpu``.
 
@@ -14,8 +18,10 @@ only used to explain a failure to the student.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import types
 import zlib
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any
@@ -84,12 +90,19 @@ class GraderPlugin:
         seed: The batch seed.
         channel: Where records go.
         default_timeout: Seconds a test may run when it has no ``timeout`` marker.
+        data_dir: The job's ``in/data`` folder of held-out dataset inputs.
     """
 
     def __init__(
-        self, namespace: Mapping[str, Any], seed: int, channel: Channel, default_timeout: float
+        self,
+        namespace: Mapping[str, Any],
+        seed: int,
+        channel: Channel,
+        default_timeout: float,
+        data_dir: str = "",
     ) -> None:
         self.namespace = namespace
+        self.data_dir = data_dir
         self.seed = seed
         self.channel = channel
         self.default_timeout = default_timeout
@@ -131,6 +144,50 @@ class GraderPlugin:
             records.append({"name": str(name), "tol": tolerance, **self.channel.encode(value)})
 
         return expect
+
+    @pytest.fixture
+    def heldout(self) -> Any:
+        """Return ``heldout(name)``: the arrays of a dataset the grader declared."""
+
+        def heldout(name: str) -> types.SimpleNamespace:
+            folder = os.path.join(self.data_dir, os.path.basename(str(name)))
+            if not os.path.isdir(folder):
+                raise LookupError(
+                    f"no held-out dataset {name!r} in this job: list it in grader.toml's "
+                    "`datasets` (grader error)"
+                )
+            arrays = {
+                entry.removesuffix(".npy"): np.load(os.path.join(folder, entry), allow_pickle=False)
+                for entry in sorted(os.listdir(folder))
+                if entry.endswith(".npy")
+            }
+            return types.SimpleNamespace(**arrays)
+
+        return heldout
+
+    @pytest.fixture
+    def predictions(self, request: pytest.FixtureRequest) -> Any:
+        """Return ``predictions(name, y_pred, dataset=..., min_accuracy=...)``.
+
+        Records the predicted labels of ``heldout(dataset).x_test`` (one per row, in order).
+        The trusted side passes the test when their accuracy against the labels it kept is
+        at least ``min_accuracy`` (the reference run's threshold).
+        """
+        key = test_key(request.node)
+        records = self._values.setdefault(key, [])
+
+        def predictions(name: str, y_pred: Any, *, dataset: str, min_accuracy: float) -> None:
+            if not 0.0 <= float(min_accuracy) <= 1.0:
+                raise ValueError("min_accuracy must be between 0 and 1 (grader error)")
+            records.append(
+                {
+                    "name": str(name),
+                    "tol": {"labels": str(dataset), "min_accuracy": float(min_accuracy)},
+                    **self.channel.encode(y_pred),
+                }
+            )
+
+        return predictions
 
     @pytest.fixture(autouse=True)
     def _seed_frameworks(self, request: pytest.FixtureRequest) -> Iterator[None]:
