@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -157,18 +158,21 @@ def grade_submission(
     seed: int,
     cache: ResultCache | None = None,
     variants: Sequence[VariantRun] = (),
+    batch: str = "",
 ) -> SubmissionResult:
-    """Grade one student's folder; never raises for anything in it."""
+    """Grade one student's folder; never raises for anything in it.
+
+    ``batch`` is :func:`batch_digest` when the caller computed it once for a whole batch.
+    """
     start = time.monotonic()
     digest = ""
     try:
         path, notice = submission.notebook_path(exercise)
         if cache is not None:
             digest = result_digest(
-                key.digest,
-                exercise.release_path.read_bytes(),
+                batch or batch_digest(exercise, key, variants),
                 path.read_bytes(),
-                f"{submission.student}/{notice}/{len(variants)}/{_variants_digest(exercise)}",
+                f"{submission.student}/{notice}",
             )
             hit = cache.get(digest)
             if hit is not None:
@@ -196,13 +200,13 @@ def grade_submission(
     return _with(result, result.duration_s, submission.timestamp())
 
 
-def _variants_digest(exercise: Exercise) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
+def batch_digest(exercise: Exercise, key: AnswerKey, variants: Sequence[VariantRun]) -> str:
+    """What every result of a batch depends on besides the notebook: key, release, variants."""
+    h = hashlib.sha256(f"{key.digest}/{len(variants)}".encode())
+    h.update(hashlib.sha256(exercise.release_path.read_bytes()).digest())
     for path in sorted((exercise.grader_dir / "variants").glob("*.toml")):
         h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()[:16]
+    return h.hexdigest()[:32]
 
 
 def _platform_failure(result: SubmissionResult) -> bool:
@@ -227,9 +231,10 @@ def grade_all(
 ) -> list[SubmissionResult]:
     """Grade every submission, ``workers`` sandboxes at a time, in submission order."""
     release = read_notebook(exercise.release_path)
+    batch = batch_digest(exercise, key, variants) if cache is not None else ""
 
     def one(sub: Submission) -> SubmissionResult:
-        res = grade_submission(exercise, key, release, sub, sandbox, seed, cache, variants)
+        res = grade_submission(exercise, key, release, sub, sandbox, seed, cache, variants, batch)
         if on_result is not None:
             on_result(res)
         return res

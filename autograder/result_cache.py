@@ -33,10 +33,15 @@ def _code_hash() -> str:
 _CODE = _code_hash()
 
 
-def result_digest(key_digest: str, release: bytes, submission: bytes, extra: str = "") -> str:
-    """The cache key of one submission's result."""
-    h = hashlib.sha256(f"gradetape-result/{CACHE_FORMAT}/{_CODE}/{key_digest}/{extra}".encode())
-    h.update(hashlib.sha256(release).digest())
+def result_digest(batch: str, submission: bytes, extra: str = "") -> str:
+    """The cache key of one submission's result.
+
+    Args:
+        batch: Digest of what the whole batch depends on (answer key, release, variants).
+        submission: The notebook's bytes.
+        extra: Anything else the result depends on (student name, loader notice).
+    """
+    h = hashlib.sha256(f"gradetape-result/{CACHE_FORMAT}/{_CODE}/{batch}/{extra}".encode())
     h.update(hashlib.sha256(submission).digest())
     return h.hexdigest()[:32]
 
