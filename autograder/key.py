@@ -143,6 +143,12 @@ def _check_reference(exercise: Exercise, output: JobOutput, note: str, seed: int
             problems.append(f"{test.test}: {test.message or 'recorded no value'}")
         if not test.question:
             problems.append(f"{test.test}: no question marker")
+        for rec in test.values:
+            if rec.value.error:
+                problems.append(
+                    f"{test.test}: the value `{rec.name}` cannot be recorded ({rec.value.error});"
+                    " record arrays, numbers, strings or None (flatten ragged lists)"
+                )
         if test.outcome == "passed" and test.values:
             judged = judge_test(test, test, labels=labels)  # thresholds: the key must reach them
             if not judged.passed:
