@@ -47,8 +47,15 @@ def transform(source: str) -> str:
         return source
 
 
+#: ``forbid`` entries that name loop statements rather than identifiers.
+LOOPS: dict[str, tuple[type[ast.AST], ...]] = {
+    "for": (ast.For, ast.AsyncFor, ast.comprehension),
+    "while": (ast.While,),
+}
+
+
 def _functions(sources: Iterable[str]) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
-    """The last definition of each top-level (or class-level) function in the sources."""
+    """The last definition of each function in the sources, by name and ``Class.name``."""
     found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     for source in sources:
         try:
@@ -58,13 +65,22 @@ def _functions(sources: Iterable[str]) -> dict[str, ast.FunctionDef | ast.AsyncF
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 found[node.name] = node
+            elif isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                        found[f"{node.name}.{item.name}"] = item
     return found
 
 
 def _uses(node: ast.AST, names: Iterable[str]) -> set[str]:
+    """The forbidden identifiers (and ``for``/``while`` loops) used inside ``node``."""
     wanted = set(names)
     used: set[str] = set()
+    loops = {word: kinds for word, kinds in LOOPS.items() if word in wanted}
     for sub in ast.walk(node):
+        for word, kinds in loops.items():
+            if isinstance(sub, kinds):
+                used.add(f"a `{word}` loop")
         if isinstance(sub, ast.Name) and sub.id in wanted:
             used.add(sub.id)
         elif isinstance(sub, ast.Attribute) and sub.attr in wanted:
