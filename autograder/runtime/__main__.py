@@ -36,13 +36,17 @@ def main(job_dir: str) -> int:
     from .channel import CELLS_FILE, Channel
     from .execute import run_cells
     from .plugin import GraderPlugin
+    from .spare import Spare
 
     channel = Channel(out_dir, int(job.get("max_value_bytes", 16 << 20)))
     seed = int(job["seed"])
     if job.get("tensorflow", True):
         import keras
         import tensorflow as tf
-
+    # A clean interpreter for graders that need a fresh process: forked now, before any
+    # tensor, seed or student cell exists in this one.
+    spare = Spare()
+    if job.get("tensorflow", True):
         keras.utils.set_random_seed(seed & 0x7FFFFFFF)
         tf.config.experimental.enable_op_determinism()
     import random
@@ -66,7 +70,11 @@ def main(job_dir: str) -> int:
 
     pytest_main = pytest.main
     namespace = run_cells(
-        job["cells"], channel, float(job["cell_timeout"]), int(job.get("output_limit", 20_000))
+        job["cells"],
+        channel,
+        float(job["cell_timeout"]),
+        int(job.get("output_limit", 20_000)),
+        keep=frozenset([spare.pid] if spare.pid else []),
     )
     channel.append(CELLS_FILE, {"event": "grading"})
     plugin = GraderPlugin(
@@ -75,6 +83,7 @@ def main(job_dir: str) -> int:
         channel,
         float(job["test_timeout"]),
         data_dir=os.path.join(job_dir, "in", "data"),
+        spare=spare,
     )
     grader_dir = os.path.join(job_dir, "in", "grader")
     args = [
@@ -96,6 +105,7 @@ def main(job_dir: str) -> int:
         "-s",
     ]
     pytest_main(args, plugins=[plugin])
+    spare.close()
     channel.append(CELLS_FILE, {"event": "done"})
     return 0
 

@@ -39,7 +39,7 @@ class CappedWriter(io.TextIOBase):
         return "".join(self.parts)
 
 
-def _strays(me: int, parent: int, own_namespace: bool) -> list[int]:
+def _strays(me: int, parent: int, own_namespace: bool, keep: frozenset[int]) -> list[int]:
     import os
 
     found = []
@@ -48,7 +48,7 @@ def _strays(me: int, parent: int, own_namespace: bool) -> list[int]:
     except OSError:
         return []
     for pid in pids:
-        if pid in (1, me, parent):
+        if pid in (1, me, parent) or pid in keep:
             continue
         if not own_namespace:
             try:
@@ -62,12 +62,13 @@ def _strays(me: int, parent: int, own_namespace: bool) -> list[int]:
     return found
 
 
-def reap_strays(deadline_s: float = 5.0) -> None:
+def reap_strays(deadline_s: float = 5.0, keep: frozenset[int] = frozenset()) -> None:
     """Kill processes a cell left behind, so the tests get the job's process budget.
 
     Inside a sandbox's own pid namespace (``GRADETAPE_PIDNS=1``) that is every process but
-    init, this one and its parent (the warm worker); elsewhere only this one's children.
-    Waits until they are gone (zombies count against the process limit too).
+    init, this one, its parent (the warm worker) and ``keep`` (the runtime's spare
+    interpreter); elsewhere only this one's children but ``keep``. Waits until they are gone
+    (zombies count against the process limit too).
     """
     import os
     import time
@@ -76,7 +77,7 @@ def reap_strays(deadline_s: float = 5.0) -> None:
     own_namespace = os.environ.get("GRADETAPE_PIDNS") == "1"
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
-        strays = _strays(me, parent, own_namespace)
+        strays = _strays(me, parent, own_namespace, keep)
         if not strays:
             return
         for pid in strays:
@@ -94,7 +95,11 @@ def reap_strays(deadline_s: float = 5.0) -> None:
 
 
 def run_cells(
-    cells: Sequence[dict[str, Any]], channel: Channel, cell_timeout: float, output_limit: int
+    cells: Sequence[dict[str, Any]],
+    channel: Channel,
+    cell_timeout: float,
+    output_limit: int,
+    keep: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     """Run every cell; a failing cell is recorded and later cells still run.
 
@@ -103,6 +108,7 @@ def run_cells(
         channel: Where ``cells.jsonl`` records go.
         cell_timeout: Seconds each cell may run.
         output_limit: Characters of printed output kept per cell.
+        keep: Processes the stray-reaper after each cell must spare (the spare interpreter).
 
     Returns:
         The notebook's global namespace after the last cell.
@@ -132,7 +138,7 @@ def run_cells(
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
-            reap_strays()
+            reap_strays(keep=keep)
         channel.append(
             CELLS_FILE,
             {

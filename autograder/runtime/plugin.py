@@ -9,6 +9,10 @@ Fixtures:
         ``x_test`` stay on the trusted side).
     predictions: ``predictions(name, y_pred, dataset=..., min_accuracy=...)`` records
         predicted labels of a held-out dataset's ``x_test``; the trusted side scores them.
+    fresh_python: ``fresh_python(script, args, cwd=..., env=..., timeout=...)`` runs a script
+        as ``python -c`` in a new interpreter holding no student code (the first call uses
+        the runtime's spare, forked with TensorFlow already imported) and returns a
+        ``subprocess.CompletedProcess`` with text stdout and stderr.
 
 Markers: ``points(n)``, ``question(id)``, ``timeout(seconds)``, ``gpu``.
 
@@ -20,16 +24,18 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import types
 import zlib
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
 
 from .channel import TESTS_FILE, Channel
+from .spare import Spare
 
 #: Tolerance keywords ``expect`` accepts (the trusted side uses the reference's values).
 TOLERANCE_KEYS = frozenset({"rtol", "atol", "check_dtype", "check_type", "exact"})
@@ -91,6 +97,7 @@ class GraderPlugin:
         channel: Where records go.
         default_timeout: Seconds a test may run when it has no ``timeout`` marker.
         data_dir: The job's ``in/data`` folder of held-out dataset inputs.
+        spare: The clean interpreter forked before the notebook ran, if any.
     """
 
     def __init__(
@@ -100,9 +107,11 @@ class GraderPlugin:
         channel: Channel,
         default_timeout: float,
         data_dir: str = "",
+        spare: Spare | None = None,
     ) -> None:
         self.namespace = namespace
         self.data_dir = data_dir
+        self.spare = spare
         self.seed = seed
         self.channel = channel
         self.default_timeout = default_timeout
@@ -188,6 +197,37 @@ class GraderPlugin:
             )
 
         return predictions
+
+    @pytest.fixture
+    def fresh_python(self) -> Any:
+        """Return ``fresh_python(script, args=(), *, cwd=None, env=None, timeout=120)``."""
+
+        def fresh_python(
+            script: str,
+            args: Sequence[str] = (),
+            *,
+            cwd: str | None = None,
+            env: Mapping[str, str] | None = None,
+            timeout: float = 120.0,
+        ) -> subprocess.CompletedProcess[str]:
+            where = cwd or os.getcwd()
+            environ = dict(os.environ if env is None else env)
+            spare, self.spare = self.spare, None
+            if spare is not None:
+                try:
+                    return spare.run(script, [str(a) for a in args], where, environ, timeout)
+                except RuntimeError:
+                    pass  # the spare is gone (killed by the notebook): start a real one
+            return subprocess.run(
+                [sys.executable, "-c", script, *[str(a) for a in args]],
+                cwd=where,
+                env=environ,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+
+        return fresh_python
 
     @pytest.fixture(autouse=True)
     def _seed_frameworks(self, request: pytest.FixtureRequest) -> Iterator[None]:
