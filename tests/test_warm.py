@@ -1,5 +1,8 @@
 """Warm workers: jobs on one worker share nothing that matters, and a bad job costs only itself."""
 
+import time
+from pathlib import Path
+
 import pytest
 
 from autograder.sandbox.warm import WarmPool
@@ -79,3 +82,40 @@ def test_os_exit_ends_only_that_job(pool, make_job):
     assert res.exit_code == 3 and not out.finished
     job, ok = run(pool, make_job, ["facts = {'alive': True}"])
     assert facts(job) == {"alive": "True"}
+
+
+def test_weak_warm_worker_cleans_up_only_its_own(make_job, tmp_path):
+    """Without bubblewrap the zygote shares the host: it must not empty /tmp or kill others."""
+    import subprocess
+    import tempfile
+
+    sentinel = tempfile.NamedTemporaryFile(dir="/tmp", prefix="gradetape-sentinel-", delete=False)
+    sentinel.close()
+    bystander = subprocess.Popen(["sleep", "60"])
+    pidfile = tmp_path / "stray.pid"
+    cells = [
+        "import os, subprocess, tempfile\n"
+        "open(os.path.join(tempfile.gettempdir(), 'scratch.txt'), 'w').write('x')\n"
+        "tmp = tempfile.gettempdir()\n"
+        # a daemon that outlives the job: double fork, own session
+        f"subprocess.Popen(['sh', '-c', 'setsid sleep 300 & echo $! > {pidfile}'])\n"
+        "import time; time.sleep(0.5)\n"
+    ]
+    grader = "def test_tmp(student, expect):\n    expect('tmp', student.tmp)\n"
+    box = WarmPool(1, Limits(job_timeout=120), use_bwrap=False)
+    try:
+        job = make_job(cells, grader, tensorflow=False)
+        run = box.run(job, Limits(job_timeout=120))
+        assert run.exit_code == 0 and run.isolation == "subprocess+fork"
+        stray = int(pidfile.read_text())
+        for _ in range(100):
+            if not Path(f"/proc/{stray}").exists():
+                break
+            time.sleep(0.05)
+        assert not Path(f"/proc/{stray}").exists(), "the job's daemon survived the job"
+        assert Path(sentinel.name).exists(), "the host's /tmp was emptied"
+        assert bystander.poll() is None, "a process outside the worker was killed"
+    finally:
+        box.close()
+        bystander.kill()
+        Path(sentinel.name).unlink(missing_ok=True)

@@ -4,7 +4,9 @@ Runs inside one sandbox per worker (``python -m gradetape_runtime.zygote SPOOL``
 trusted side writes a job under ``SPOOL/<job id>/`` and sends ``run <job id> <cpu s>`` on
 stdin; the zygote forks a child that runs the job exactly as a fresh process would, waits
 for it, then kills every process the job left behind, empties ``/tmp`` and answers
-``done <job id> <status>`` on stdout.
+``done <job id> <status>`` on stdout. Without bubblewrap (weak isolation) the zygote shares
+the host's processes and ``/tmp``: it then kills only its own descendants (it is their child
+subreaper) and gives each job a private home and temp folder inside the job directory.
 
 What this shares between the jobs of one worker (run one after another, never at once):
 the sandbox's namespaces and the zygote's memory image from before any job ran. The zygote
@@ -25,11 +27,19 @@ import time
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def _non_dumpable() -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _subreaper() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -90,6 +100,51 @@ def _empty(directory: str) -> None:
                 pass
 
 
+def _contained() -> bool:
+    """Whether this zygote runs in a sandbox of its own (bubblewrap: own pid namespace, /tmp).
+
+    Otherwise (weak isolation) it shares the host's processes and ``/tmp``: it may then only
+    clean up its own descendants and the job's own folder.
+    """
+    return os.environ.get("GRADETAPE_PIDNS") == "1"
+
+
+def _kill_descendants(deadline_s: float = 10.0) -> None:
+    """SIGKILL every descendant of this process (weak isolation).
+
+    The zygote is a child subreaper, so a job's orphaned processes (double forks, daemons)
+    are re-parented to it rather than to init and are found here as its children.
+    """
+    me = os.getpid()
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        children = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == me:
+                children.append(int(entry))
+        if not children:
+            return
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        time.sleep(0.01)
+
+
 def _child(job_dir: str, cpu_seconds: int) -> None:
     """In the forked child: become a fresh job process, run the job, never return."""
     status = 1
@@ -98,10 +153,13 @@ def _child(job_dir: str, cpu_seconds: int) -> None:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        home = "/tmp/home"
+        if _contained():
+            home, tmp = "/tmp/home", "/tmp"
+        else:  # never the host's /tmp: a private folder inside the job, removed with it
+            home = tmp = os.path.join(job_dir, "home")
         os.makedirs(home, exist_ok=True)
         os.chdir(home)
-        os.environ.update({"HOME": home, "TMPDIR": "/tmp", "IPYTHONDIR": home + "/.ipython"})
+        os.environ.update({"HOME": home, "TMPDIR": tmp, "IPYTHONDIR": home + "/.ipython"})
         import tempfile
 
         tempfile.tempdir = None
@@ -119,6 +177,9 @@ def _child(job_dir: str, cpu_seconds: int) -> None:
 def serve(spool: str) -> None:
     """Answer ``run`` requests on stdin until it closes."""
     _non_dumpable()
+    contained = _contained()
+    if not contained:
+        _subreaper()
     _warm_imports()
     control = os.fdopen(os.dup(1), "w", buffering=1)
     print("ready", file=control)
@@ -133,8 +194,11 @@ def serve(spool: str) -> None:
             control.close()
             _child(job_dir, int(parts[2]))
         _, wait_status = os.waitpid(pid, 0)
-        _kill_leftovers()
-        _empty("/tmp")
+        if contained:
+            _kill_leftovers()
+            _empty("/tmp")
+        else:
+            _kill_descendants()
         print(f"done {parts[1]} {os.waitstatus_to_exitcode(wait_status)}", file=control)
 
 
