@@ -115,10 +115,12 @@ def test_huge_print_is_capped(make_job):
 
 
 def test_subprocess_sandbox_runs_and_is_named_weak(make_job):
-    job = make_job(["x = 3"], "def test_x(student, expect):\n    expect('x', student.x)\n")
+    job = make_job(["import os\nx = os.getcwd()"], "def test_x(student, expect):\n    expect('x', student.x)\n")
     run = SubprocessSandbox().run(job, Limits(job_timeout=60))
     out = read_job_output(str(job / "out"), MB, 64 * MB)
     assert run.isolation == "subprocess" and out.finished
+    # files a notebook writes land in the job's own folder, not where grading was started
+    assert out.tests["test_g.py::test_x"].values[0].value.text == str(job / "home")
 
 
 def test_fallback_is_loud(monkeypatch, capsys):

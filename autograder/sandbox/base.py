@@ -79,6 +79,7 @@ def run_command(
     isolation: str,
     stderr_path: Path,
     limit_processes: bool,
+    cwd: Path | None = None,
 ) -> SandboxRun:
     """Start ``command`` in its own session, enforce the wall time, kill the whole group."""
     start = time.monotonic()
@@ -87,6 +88,7 @@ def run_command(
         proc = subprocess.Popen(
             command,
             env=env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,

@@ -44,7 +44,7 @@ class SubprocessSandbox:
             "PYTHONPATH": str(self._lib),
         }
         command = [sys.executable, "-m", RUNTIME_NAME, str(job_dir)]
-        return run_command(command, env, limits, self.name, job_dir / "stderr.txt", True)
+        return run_command(command, env, limits, self.name, job_dir / "stderr.txt", True, cwd=home)
 
 
 def choose_sandbox(isolation: str = "auto") -> Sandbox:
