@@ -19,20 +19,21 @@ Fresh process: ``test_config_round_trip_fresh_process`` is the only test that st
 Python process. The notebook writes ``MyDense`` to the module file ``my_layers.py`` (its
 ``%%writefile`` cell), as a Keras user keeps custom layers in an importable module; the test
 finds that file with ``inspect.getsourcefile``, saves two layers' ``get_config()`` as JSON and
-their weights as ``.npz`` in a temporary directory, and one subprocess (``sys.executable``
-with the module's directory on ``PYTHONPATH``) imports the class, calls ``from_config``,
-builds, ``set_weights`` and writes the outputs and the reloaded configs back. TensorFlow's
-import makes it the slowest test (about 5 s, much more on a loaded machine).
+their weights as ``.npz`` in a temporary directory, and one new interpreter
+(``fresh_python``, with the module's directory on ``PYTHONPATH``) imports the class, calls
+``from_config``, builds, ``set_weights`` and writes the outputs and the reloaded configs
+back. That interpreter is the runtime's spare, forked with TensorFlow imported before any
+notebook cell ran, so it holds no student class and pays no TensorFlow import.
 
 Freezing: ``test_freeze_and_recompile`` builds, compiles and trains (one epoch) a 4-layer
 classifier on seeded data before calling the student's function, so its training step
 already exists, then trains 2 more epochs without shuffling. The frozen weights are recorded
 with ``exact=True`` (the reference leaves them bit-identical) and the trained weights with
 rtol 1e-5 / atol 1e-6 (same optimizer, loss and data: only the order of float operations
-could differ). Calibration: on the reference solution the whole file takes about 11 s of CPU,
-half of it in the fresh process (its TensorFlow import); at a load average of 10 on 2 cores
-the fresh-process test took 30 s of wall time, the freezing test 6 s and every other test
-under 1 s, and a whole demo job about 48 s.
+could differ). Calibration: before the spare interpreter, the whole file took about 11 s
+of CPU on the reference solution, half of it the fresh process's TensorFlow import; at a
+load average of 10 on 2 cores the fresh-process test took 30 s of wall time, the freezing
+test 6 s and every other test under 1 s.
 
 Questions and points (they equal the notebook's question cells):
     module 4, layer 5, training 2, config 3, subclass 3, sequential 4, freezing 3,
@@ -42,8 +43,6 @@ Questions and points (they equal the notebook's question cells):
 import inspect
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
 import keras
@@ -237,7 +236,7 @@ def _module_file(cls):
 @pytest.mark.question("config")
 @pytest.mark.points(3)
 @pytest.mark.timeout(240)
-def test_config_round_trip_fresh_process(student, rng, expect):
+def test_config_round_trip_fresh_process(student, rng, expect, fresh_python):
     cls = student.MyDense
     module_dir = os.path.dirname(os.path.abspath(_module_file(cls)))
     work = tempfile.mkdtemp(prefix="reload-")
@@ -285,14 +284,7 @@ def test_config_round_trip_fresh_process(student, rng, expect):
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONPATH=os.pathsep.join([module_dir, os.environ.get("PYTHONPATH", "")]),
     )
-    run = subprocess.run(
-        [sys.executable, "-c", _RELOAD_SCRIPT, work],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=220,
-    )
+    run = fresh_python(_RELOAD_SCRIPT, [work], cwd=work, env=env, timeout=220)
     if run.returncode != 0:
         error_path = os.path.join(work, "error.txt")
         detail = open(error_path).read() if os.path.exists(error_path) else run.stderr

@@ -9,8 +9,8 @@ Fresh process. Saving something and loading it back in the same process proves l
 because the objects are still in memory. So the tests that save files (weights file,
 ``.keras`` file, SavedModel, checkpoints) also leave their files in a temporary folder in the
 sandbox, and the ``test_fresh_*`` tests at the end of this file reload all of them in ONE
-new Python process, started with ``sys.executable`` (a TensorFlow import costs seconds, so
-only one is started). That process knows nothing of the notebook:
+new Python process (``fresh_python``: the runtime's spare interpreter, forked before the
+notebook ran). That process knows nothing of the notebook:
 
 * the weights file is loaded into a model that the grader rebuilds from the architecture's
   JSON (``model.to_json()``, written by the grader);
@@ -39,8 +39,10 @@ test records the final weights and this difference (atol 1e-6). Without Adam's s
 checkpoint the difference is about 1e-2 to 1e-1.
 
 Calibration: no thresholds. The whole file takes about 3 s in the grading process plus one
-fresh process (a TensorFlow import, 5 to 30 s on a loaded 2-core machine). That is why the
-fresh tests have a 200 s limit.
+fresh process. That process is the runtime's spare interpreter (``fresh_python``), forked
+with TensorFlow already imported before any notebook cell ran, so it pays no TensorFlow
+import; the fresh tests keep a 200 s limit for the fallback (a real interpreter, 5 to 30 s
+of import on a loaded 2-core machine) used when a notebook killed the spare.
 
 Questions and points (they equal the notebook's question cells):
     weights 4, keras_file 5, export 3, checkpoints 6.
@@ -48,7 +50,6 @@ Questions and points (they equal the notebook's question cells):
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -234,23 +235,14 @@ with open(os.path.join(out, "fresh_errors.json"), "w") as fh:
 """
 
 
-def _fresh_results():
+def _fresh_results(fresh_python):
     """Reload every saved part in one new Python process (once); returns (arrays, errors)."""
     if "results" not in _FRESH:
         folder = _folder("fresh")
         manifest = os.path.join(folder, "manifest.json")
-        script = os.path.join(folder, "reload.py")
         with open(manifest, "w") as fh:
             json.dump(_PARTS, fh)
-        with open(script, "w") as fh:
-            fh.write(_FRESH_SCRIPT)
-        done = subprocess.run(
-            [sys.executable, script, manifest],
-            capture_output=True,
-            text=True,
-            timeout=FRESH_TIMEOUT - 20,
-            cwd=folder,
-        )
+        done = fresh_python(_FRESH_SCRIPT, [manifest], cwd=folder, timeout=FRESH_TIMEOUT - 20)
         results_file = os.path.join(folder, "fresh_results.npz")
         if done.returncode != 0 or not os.path.exists(results_file):
             _FRESH["crash"] = (
@@ -266,11 +258,11 @@ def _fresh_results():
     return _FRESH["results"], _FRESH["errors"]
 
 
-def _fresh_part(name, saved_by):
+def _fresh_part(fresh_python, name, saved_by):
     """The fresh process's arrays for one part; raises with the reason when it has none."""
     if name not in _PARTS:
         raise RuntimeError(f"nothing to reload: {saved_by} did not get as far as saving")
-    results, errors = _fresh_results()
+    results, errors = _fresh_results(fresh_python)
     if "crash" in _FRESH:
         raise RuntimeError(_FRESH["crash"])
     if name in errors:
@@ -499,30 +491,30 @@ def test_resume_training(student, rng, expect):
 @pytest.mark.question("weights")
 @pytest.mark.points(1)
 @pytest.mark.timeout(FRESH_TIMEOUT)
-def test_fresh_weights_file(expect):
-    part = _fresh_part("weights", "save_and_restore_weights")
+def test_fresh_weights_file(expect, fresh_python):
+    part = _fresh_part(fresh_python, "weights", "save_and_restore_weights")
     expect("fresh_outputs", part["outputs"], **TOL)
 
 
 @pytest.mark.question("keras_file")
 @pytest.mark.points(2)
 @pytest.mark.timeout(FRESH_TIMEOUT)
-def test_fresh_keras_file(expect):
-    part = _fresh_part("keras_file", "save_model_file")
+def test_fresh_keras_file(expect, fresh_python):
+    part = _fresh_part(fresh_python, "keras_file", "save_model_file")
     expect("fresh_outputs", part["outputs"], **TOL)
 
 
 @pytest.mark.question("export")
 @pytest.mark.points(1)
 @pytest.mark.timeout(FRESH_TIMEOUT)
-def test_fresh_export(expect):
-    part = _fresh_part("export", "export_for_serving")
+def test_fresh_export(expect, fresh_python):
+    part = _fresh_part(fresh_python, "export", "export_for_serving")
     expect("fresh_outputs", part["outputs"], **TOL)
 
 
 @pytest.mark.question("checkpoints")
 @pytest.mark.points(2)
 @pytest.mark.timeout(FRESH_TIMEOUT)
-def test_fresh_checkpoint(expect):
-    part = _fresh_part("checkpoint", "train_with_checkpoints")
+def test_fresh_checkpoint(expect, fresh_python):
+    part = _fresh_part(fresh_python, "checkpoint", "train_with_checkpoints")
     expect("fresh_final_weights", _flat([part[f"w{i}"] for i in range(len(part))]), **TOL)
