@@ -98,7 +98,7 @@ def run_demo(root: Path, out: Path, assignments: list[str] | None = None) -> int
                 what += f" — {first.message}"
             print(
                 f"  {'✓' if verdict == 'ok' else '✗'} {res.student:<38} "
-                f"{res.score:5.1f}/{res.max_score:<5.1f} {what[:90]}"
+                f"{res.score:5.1f}/{res.max_score:<5.1f} {res.duration_s:5.1f}s {what[:84]}"
             )
     total = time.monotonic() - start
     print("\nPer-student totals (nbgrader gradebook):")
