@@ -72,19 +72,49 @@ def _functions(sources: Iterable[str]) -> dict[str, ast.FunctionDef | ast.AsyncF
     return found
 
 
+def _reachable(
+    start: ast.FunctionDef | ast.AsyncFunctionDef,
+    functions: Mapping[str, ast.FunctionDef | ast.AsyncFunctionDef],
+) -> list[ast.AST]:
+    """``start`` and every student-defined function it calls by name, transitively.
+
+    So a forbidden call cannot be hidden in a helper function.
+    """
+    seen: dict[int, ast.AST] = {id(start): start}
+    todo: list[ast.AST] = [start]
+    while todo:
+        for sub in ast.walk(todo.pop()):
+            if not isinstance(sub, ast.Call):
+                continue
+            callee = sub.func
+            name = callee.id if isinstance(callee, ast.Name) else None
+            if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Name):
+                name = callee.attr if callee.value.id in {"self", "cls"} else None
+            target = functions.get(name) if name else None
+            if target is not None and id(target) not in seen:
+                seen[id(target)] = target
+                todo.append(target)
+    return list(seen.values())
+
+
 def _uses(node: ast.AST, names: Iterable[str]) -> set[str]:
-    """The forbidden identifiers (and ``for``/``while`` loops) used inside ``node``."""
-    wanted = set(names)
+    """The forbidden identifiers (and ``for``/``while`` loops) used inside ``node``.
+
+    An entry written ``.name`` matches attribute uses only (``tf.nn.pool``, not a local
+    variable called ``pool``).
+    """
+    wanted = {n for n in names if not n.startswith(".")}
+    attributes = wanted | {n[1:] for n in names if n.startswith(".")}
     used: set[str] = set()
     loops = {word: kinds for word, kinds in LOOPS.items() if word in wanted}
     for sub in ast.walk(node):
         for word, kinds in loops.items():
             if isinstance(sub, kinds):
                 used.add(f"a `{word}` loop")
-        if isinstance(sub, ast.Name) and sub.id in wanted:
-            used.add(sub.id)
-        elif isinstance(sub, ast.Attribute) and sub.attr in wanted:
+        if isinstance(sub, ast.Attribute) and sub.attr in attributes:
             used.add(sub.attr)
+        elif isinstance(sub, ast.Name) and sub.id in wanted:
+            used.add(sub.id)
         elif isinstance(sub, ast.alias) and sub.name.rsplit(".", 1)[-1] in wanted:
             used.add(sub.name)
     return used
@@ -100,7 +130,9 @@ def run_static_checks(
         func = functions.get(check.function)
         if func is None:
             continue  # the dynamic test already fails when the function is missing
-        used = _uses(func, check.forbid)
+        used: set[str] = set()
+        for body in _reachable(func, functions):
+            used |= _uses(body, check.forbid)
         if used:
             message = check.message or f"`{check.function}` must not use {', '.join(sorted(used))}"
             failures.setdefault(check.test, message)

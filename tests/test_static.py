@@ -51,3 +51,41 @@ def test_missing_function_is_left_to_the_dynamic_test():
 def test_review_flags_name_the_cell():
     flags = review_flags({"impl": "import sys\nf = sys._getframe(1)\n", "ok": "x = 1\n"})
     assert flags == ["cell `impl` inspects call frames"]
+
+
+HIDDEN = '''
+import tensorflow as tf
+
+def _helper(x):
+    return tf.nn.max_pool2d(x, 2, 2, "VALID")
+
+def _indirect(x):
+    return _helper(x)
+
+class Block:
+    def pool(self, x):
+        return self._inner(x)
+
+    def _inner(self, x):
+        return tf.nn.max_pool2d(x, 2, 2, "VALID")
+
+def pool2d(x):
+    pool = 2          # a local variable that shares a forbidden name
+    return _indirect(x) if pool else x
+
+def recursive(x):
+    return recursive(x - 1) if x else 0
+'''
+
+
+def test_a_forbidden_call_hidden_in_helpers_is_found():
+    fired = run_static_checks([check("pool2d", ["max_pool2d"])], {"impl": HIDDEN})
+    assert fired == {"t.py::test_x": "`pool2d` must not use max_pool2d"}
+    assert run_static_checks([check("Block.pool", ["max_pool2d"])], {"impl": HIDDEN})
+    assert run_static_checks([check("recursive", ["max_pool2d"])], {"impl": HIDDEN}) == {}
+
+
+def test_a_dotted_entry_matches_attributes_only():
+    assert run_static_checks([check("pool2d", ["pool"])], {"impl": HIDDEN})  # the local variable
+    assert run_static_checks([check("pool2d", [".pool"])], {"impl": HIDDEN}) == {}
+    assert run_static_checks([check("Block.pool", [".max_pool2d"])], {"impl": HIDDEN})
