@@ -70,7 +70,7 @@ def grade_assignment(
         submissions = find_submissions(settings.submitted_dir, assignment)
         runs = []
         if settings.misconceptions:
-            runs = build_variant_runs(exercise, settings.seed, box, settings.cache, workers)
+            runs = build_variant_runs(exercise, key, settings.seed, box, settings.cache, workers)
         cache = None if force else ResultCache(settings.cache / "results" / assignment)
         if record:
             ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)

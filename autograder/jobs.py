@@ -26,12 +26,18 @@ class JobResult:
 
 
 def write_job(
-    job_dir: Path, exercise: Exercise, cells: Sequence[CodeCell], seed: int, limits: Limits
+    job_dir: Path,
+    exercise: Exercise,
+    cells: Sequence[CodeCell],
+    seed: int,
+    limits: Limits,
+    select: Sequence[str] | None = None,
 ) -> None:
     """Lay out ``job_dir``: ``in/job.json``, ``in/grader/``, ``in/data/``, empty ``out/``.
 
     ``in/grader/`` holds the hidden tests; ``in/data/`` the inputs of the held-out datasets
-    the exercise declares (never their evaluation labels).
+    the exercise declares (never their evaluation labels). ``select`` limits the run to
+    those test ids (``"test_x.py::test_name"``); ``None`` runs every test.
     """
     (job_dir / "in" / "grader").mkdir(parents=True)
     (job_dir / "out").mkdir()
@@ -47,6 +53,8 @@ def write_job(
         "max_value_bytes": limits.max_value_mb << 20,
         "cells": [{"index": c.index, "cell_id": c.cell_id, "source": c.source} for c in cells],
     }
+    if select is not None:
+        spec["select"] = sorted(select)
     (job_dir / "in" / "job.json").write_text(json.dumps(spec), encoding="utf-8")
 
 
@@ -56,6 +64,7 @@ def run_job(
     seed: int,
     sandbox: Sandbox,
     keep: Path | None = None,
+    select: Sequence[str] | None = None,
 ) -> JobResult:
     """Run one job and return what it produced; the job directory is removed afterwards.
 
@@ -65,11 +74,12 @@ def run_job(
         seed: The batch seed.
         sandbox: Where to run.
         keep: If given, the job's ``out`` directory is copied here (used to cache keys).
+        select: Run only these test ids (default: all).
     """
     limits = exercise.limits
     job_dir = Path(tempfile.mkdtemp(prefix="gradetape-job-"))
     try:
-        write_job(job_dir, exercise, cells, seed, limits)
+        write_job(job_dir, exercise, cells, seed, limits, select)
         run = sandbox.run(job_dir, limits)
         output = read_job_output(
             str(job_dir / "out"), limits.max_value_mb << 20, limits.max_total_mb << 20

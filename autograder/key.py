@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +44,12 @@ class AnswerKey:
     questions: dict[str, float]
 
 
-def _digest(exercise: Exercise, sources: list[str], seed: int) -> str:
+def _digest(
+    exercise: Exercise, sources: list[str], seed: int, select: Sequence[str] | None = None
+) -> str:
     h = hashlib.sha256(
         f"gradetape-key/{KEY_FORMAT}/{seed}/{exercise.limits}/"
-        f"{exercise.datasets}/{HELDOUT_VERSION}".encode()
+        f"{exercise.datasets}/{HELDOUT_VERSION}/{sorted(select) if select else None}".encode()
     )
     for source in sources:
         h.update(b"\0cell\0" + source.encode())
@@ -70,13 +72,16 @@ def cached_run(
     sandbox: Sandbox,
     folder: Path,
     check: Callable[[JobOutput, str], None] | None = None,
+    select: Sequence[str] | None = None,
 ) -> tuple[str, JobOutput]:
     """Run trusted cells (a reference or a variant) once per digest; later calls read the cache.
+
+    ``select`` runs only those tests (see :func:`autograder.jobs.write_job`).
 
     Returns:
         The digest and the job's output.
     """
-    digest = _digest(exercise, [c.source for c in cells], seed)
+    digest = _digest(exercise, [c.source for c in cells], seed, select)
     where = folder / digest
     limits = exercise.limits
     if not (where / "complete").is_file():
@@ -85,7 +90,7 @@ def cached_run(
         folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=folder))
         try:
-            result = run_job(exercise, cells, seed, sandbox, keep=staging / "out")
+            result = run_job(exercise, cells, seed, sandbox, keep=staging / "out", select=select)
             if check is not None:
                 check(result.output, job_note(result, limits) or result.run.stderr_tail)
             (staging / "complete").write_text(json.dumps({"exercise": exercise.name}))

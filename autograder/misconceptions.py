@@ -18,7 +18,7 @@ import numpy as np
 
 from .compare import Tolerance, compare_value, judge_test
 from .exercise import Exercise, Variant
-from .key import cached_run
+from .key import AnswerKey, cached_run
 from .loader import prepare, read_notebook
 from .release import variant_submission
 from .results import TestResult
@@ -36,16 +36,38 @@ class VariantRun:
     static: frozenset[str] = frozenset()
 
 
+def variant_tests(variant: Variant, key: AnswerKey) -> list[str] | None:
+    """The tests a variant run needs; ``None`` when that is every test.
+
+    Heavy tests (marked ``gpu``: training to a threshold) run only for the variants that say
+    they lose them (``loses`` or ``also_loses``): matching a student's failure needs a
+    variant's values only for the tests it is aimed at, and skipping the rest keeps a
+    batch's set-up cost to the cheap tests for most variants.
+    """
+    aimed = set(variant.loses) | set(variant.also_loses)
+    chosen = [t for t, rec in key.tests.items() if not rec.gpu or t in aimed]
+    return None if len(chosen) == len(key.tests) else chosen
+
+
 def build_variant_runs(
-    exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path, workers: int = 1
+    exercise: Exercise,
+    key: AnswerKey,
+    seed: int,
+    sandbox: Sandbox,
+    cache: Path,
+    workers: int = 1,
 ) -> list[VariantRun]:
-    """Run every variant of ``exercise`` through its grader (cached by digest)."""
+    """Run every variant of ``exercise`` through its grader (cached by digest).
+
+    Each run holds the tests :func:`variant_tests` chooses.
+    """
     release = read_notebook(exercise.release_path)
 
     def one(variant: Variant) -> VariantRun:
         prepared = prepare(variant_submission(exercise, variant), release)
         folder = cache / "variants" / exercise.name / variant.name
-        _, output = cached_run(exercise, list(prepared.cells), seed, sandbox, folder)
+        select = variant_tests(variant, key)
+        _, output = cached_run(exercise, list(prepared.cells), seed, sandbox, folder, select=select)
         static = frozenset(run_static_checks(exercise.static_checks, prepared.student_code))
         return VariantRun(variant, dict(output.tests), static)
 

@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from autograder.exercise import exercise_names, load_exercise  # noqa: E402
 from autograder.jobs import run_job  # noqa: E402
-from autograder.key import reference_cells  # noqa: E402
+from autograder.key import build_key, reference_cells  # noqa: E402
 from autograder.misconceptions import build_variant_runs  # noqa: E402
 from autograder.sandbox import choose_sandbox, close_sandbox, make_sandbox  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
@@ -62,8 +62,9 @@ def main(names: list[str]) -> None:
             run_job(ex, cells, settings.seed, warm_box, keep=keep)
             warm = time.monotonic() - t
             c, s = phases(keep)
+            key = build_key(ex, settings.seed, warm_box, Path(tempfile.mkdtemp()))
             t = time.monotonic()
-            runs = build_variant_runs(ex, settings.seed, warm_box, Path(tempfile.mkdtemp()))
+            runs = build_variant_runs(ex, key, settings.seed, warm_box, Path(tempfile.mkdtemp()))
             variants = time.monotonic() - t
         finally:
             close_sandbox(warm_box)

@@ -86,8 +86,10 @@ def main(job_dir: str) -> int:
         spare=spare,
     )
     grader_dir = os.path.join(job_dir, "in", "grader")
+    selected = [str(t) for t in job.get("select") or []]
+    targets = [os.path.join(grader_dir, t) for t in selected if "/" not in t] or [grader_dir]
     args = [
-        grader_dir,
+        *targets,
         "-q",
         "-p",
         "no:cacheprovider",

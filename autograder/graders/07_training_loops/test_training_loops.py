@@ -23,13 +23,15 @@ the trusted side compares them with the reference solution's.
   ``fit`` runs 4 epochs with a short last batch; the test records whether ``train_step`` is a
   ``tf.function`` and whether it traced once or twice (two batch shapes). The exact count is
   not recorded, so an ``input_signature`` (one trace) is accepted.
-* Digits: ``load_digits`` split 75/25 (stratified, ``random_state`` from ``rng``);
-  ``fit_digits`` with a seed from ``rng`` and the student's defaults; the validation
-  accuracy of ``model(preprocess(x_val, y_val)[0])`` must be at least 0.95.
+* Digits: the platform's held-out ``digits`` split (75/25, stratified, drawn from the batch
+  seed; the validation labels never enter the sandbox); ``fit_digits`` with a seed from
+  ``rng`` and the student's defaults; the predictions ``argmax(model(preprocess(x_val,
+  dummy labels)[0]))`` are scored on the trusted side and must reach 0.95 accuracy.
   Calibration: the reference (64-64-10 MLP, SGD 0.1 with momentum 0.9, batch 32, 15 epochs,
   clip 5) reached at least 0.962 (mean 0.974) over 20 splits and seeds, in 8-11 s of wall
-  time (about 4 s of CPU, 2 s of it tracing) on a heavily loaded 2-core machine. Only whether
-  the accuracy reaches the threshold and the number of predictions are recorded.
+  time (about 4 s of CPU, 2 s of it tracing) on a heavily loaded 2-core machine; on the
+  held-out ``digits`` split of 8 batch seeds (the course seed and 1-7) it reached 0.967-0.982
+  (mean 0.974) in 5-8 s each.
 
 The whole file takes about 9 s of CPU on the reference solution, most of it ``tf.function``
 tracing (each new model, optimizer or metric object traces anew); the reference's grading
@@ -45,8 +47,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 STEP = {"rtol": 1e-6, "atol": 1e-7}
 METRIC = {"rtol": 1e-5, "atol": 1e-7}
@@ -272,20 +272,13 @@ def test_no_retracing(student, rng, expect):
 # -- digits -----------------------------------------------------------------------------------
 @pytest.mark.question("digits")
 @pytest.mark.points(2)
-def test_fit_digits_accuracy(student, rng, expect):
-    digits = load_digits()
-    x_train, x_val, y_train, y_val = train_test_split(
-        digits.data,
-        digits.target,
-        test_size=0.25,
-        random_state=int(rng.integers(0, 10_000)),
-        stratify=digits.target,
-    )
-    model = student.fit_digits(x_train, y_train, seed=int(rng.integers(0, 10_000)))
-    features, _ = student.preprocess(x_val, y_val)
+@pytest.mark.gpu
+def test_fit_digits_accuracy(student, rng, heldout, predictions):
+    data = heldout("digits")  # the labels of x_test stay on the trusted side
+    model = student.fit_digits(data.x_train, data.y_train, seed=int(rng.integers(0, 10_000)))
+    features, _ = student.preprocess(data.x_test, np.zeros(len(data.x_test), dtype=np.int64))
     logits = np.asarray(model(features))
     predicted = np.argmax(logits, axis=-1).reshape(-1)
-    expect("n_validation_predictions", int(predicted.size))
-    accuracy = float(np.mean(predicted == y_val)) if predicted.size == y_val.size else 0.0
-    reached = bool(accuracy >= ACCURACY_THRESHOLD)
-    expect(f"validation_accuracy_at_least_{ACCURACY_THRESHOLD}", reached)
+    predictions(
+        "validation_predictions", predicted, dataset="digits", min_accuracy=ACCURACY_THRESHOLD
+    )

@@ -28,10 +28,13 @@ scale 1 / (1 - rate) within 1e-4; the inference output must equal the Dense laye
 Calibration of the threshold: the reference ``train_digits`` (64-64-10, L2 1e-4, dropout
 0.2, Adam 1e-2, batch 64, at most 30 epochs, EarlyStopping patience 4 on a 20 % validation
 split) reached 0.960-0.978 test accuracy on the fixed ``load_digits`` split (25 %,
-stratified, random_state=0) over seeds 0-7, stopping after 18-26 epochs; the test records
-whether the accuracy is at least 0.94 (and that the history has validation results, the
-model a non-zero penalty and a Dropout layer). That test takes 5-15 s on a loaded 2-core
-machine; the rest of the file a few seconds.
+stratified, random_state=0) over seeds 0-7, stopping after 18-26 epochs, and 0.949-0.982
+(mean 0.969) on the platform's held-out ``digits`` split of 8 batch seeds (the course seed
+and 1-7; the 0.949 run stopped early). The test trains on that split's ``x_train``
+(pixels / 16) and records the predictions for ``x_test``, whose labels stay on the trusted
+side: the accuracy must be at least 0.93 (and the history
+must have validation results, the model a non-zero penalty and a Dropout layer). That test
+takes 8-15 s on a 2-core machine; the rest of the file a few seconds.
 
 Questions and points (they equal the notebook's question cells):
     workflow 6, losses 5, regularisation 6, dropout 3, callbacks 6, digits 2.
@@ -41,13 +44,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 F32 = {"rtol": 1e-5, "atol": 1e-7}
 PENALTY = {"rtol": 1e-6}
 EXACT = {"rtol": 0.0, "atol": 0.0}
-ACCURACY_THRESHOLD = 0.94
+ACCURACY_THRESHOLD = 0.93
 _LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
@@ -406,16 +407,14 @@ def test_best_epoch_recorder_resets(student, rng, expect):
 @pytest.mark.question("digits")
 @pytest.mark.points(2)
 @pytest.mark.timeout(150)
-def test_digits_training(student, rng, expect):
-    digits = load_digits()
-    x = (digits.data / 16.0).astype(np.float32)
-    y = digits.target.astype(np.int32)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=0.25, stratify=y, random_state=0
-    )
-    model, history = student.train_digits(x_train, y_train)
-    accuracy = float(np.mean(np.argmax(model.predict(x_test, verbose=0), axis=-1) == y_test))
-    expect(f"test_accuracy_at_least_{ACCURACY_THRESHOLD}", bool(accuracy >= ACCURACY_THRESHOLD))
+@pytest.mark.gpu
+def test_digits_training(student, rng, heldout, predictions, expect):
+    data = heldout("digits")  # the labels of x_test stay on the trusted side
+    x_train = (data.x_train / 16.0).astype(np.float32)
+    x_test = (data.x_test / 16.0).astype(np.float32)
+    model, history = student.train_digits(x_train, data.y_train.astype(np.int32))
+    predicted = np.argmax(model.predict(x_test, verbose=0), axis=-1)
+    predictions("test_predictions", predicted, dataset="digits", min_accuracy=ACCURACY_THRESHOLD)
     expect("has_validation_results", "val_loss" in history.history)
     expect("has_weight_penalty", bool(float(sum(model.losses)) > 0))
     expect(
