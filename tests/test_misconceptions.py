@@ -83,3 +83,20 @@ def test_the_variant_explaining_most_failures_wins_ties():
     student = {"t.py::a": rec({"x": [3.0, 2.0, 1.0]}), "t.py::b": b_wrong}
     out = annotate(tests, {"t.py::a": KEY, "t.py::b": b}, student, runs)
     assert [t.misconception for t in out] == ["z_explains_both", "z_explains_both"]
+
+
+def test_variant_runs_skip_only_heavy_tests_they_are_not_aimed_at():
+    from autograder.key import AnswerKey
+    from autograder.misconceptions import variant_tests
+
+    def rec(name, gpu):
+        return TestRecord(name, "q", 1.0, 60.0, gpu, "passed", "", ())
+
+    tests = {t.test: t for t in (rec("t.py::cheap", False), rec("t.py::train", True), rec("t.py::fit", True))}
+    key = AnswerKey("ex", "d", tests, {"q": 3.0})
+    aimed_at_cheap = Variant("a", {}, loses=("t.py::cheap",))
+    assert variant_tests(aimed_at_cheap, key) == ["t.py::cheap"]
+    aimed_at_train = Variant("b", {}, loses=("t.py::cheap",), also_loses=("t.py::train",))
+    assert variant_tests(aimed_at_train, key) == ["t.py::cheap", "t.py::train"]
+    everything = Variant("c", {}, loses=("t.py::train", "t.py::fit"))
+    assert variant_tests(everything, key) is None

@@ -137,3 +137,13 @@ def test_fallback_is_loud(monkeypatch, capsys):
 def test_unknown_isolation_is_an_error():
     with pytest.raises(ValueError, match="auto, bwrap or subprocess"):
         choose_sandbox("docker")
+
+
+def test_a_job_can_select_its_tests(make_job):
+    grader = ("def test_a(expect):\n    expect('a', 1)\n\n"
+              "def test_b(expect):\n    expect('b', 2)\n\n"
+              "def test_c(expect):\n    expect('c', 3)\n")
+    job = make_job(["x = 1"], grader, select=["test_g.py::test_c", "test_g.py::test_a"])
+    SubprocessSandbox().run(job, Limits(job_timeout=60))
+    out = read_job_output(str(job / "out"), MB, 64 * MB)
+    assert sorted(out.tests) == ["test_g.py::test_a", "test_g.py::test_c"] and out.finished
