@@ -34,6 +34,11 @@ REVIEW_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\bctypes\b", "uses ctypes"),
     (r"/proc/|/job/", "reads process or job files"),
     (r"builtins\s*\.\s*\w+\s*=|__builtins__\s*\[", "replaces builtins"),
+    (
+        r"\bload_digits\b|\bfetch_openml\b|sklearn\s*\.\s*datasets|from\s+sklearn\s+import\s+datasets",
+        "loads a public dataset itself (held-out test inputs are digits: check that it does not "
+        "look their labels up)",
+    ),
 )
 
 
