@@ -21,9 +21,9 @@ import os
 import re
 import resource
 import shutil
-import signal
 import sys
-import time
+
+from .execute import reap_strays
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PR_SET_DUMPABLE = 4
@@ -61,33 +61,6 @@ def _warm_imports() -> None:
         pass
 
 
-def _kill_leftovers(deadline_s: float = 10.0) -> None:
-    """SIGKILL every process of this sandbox except init (pid 1) and the zygote.
-
-    Waits until they are gone from /proc (init reaps the orphans), so the next job starts
-    with the sandbox's whole process budget.
-    """
-    me = os.getpid()
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
-        if not others:
-            return
-        for pid in others:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-        time.sleep(0.01)
-
-
 def _empty(directory: str) -> None:
     for name in os.listdir(directory):
         path = os.path.join(directory, name)
@@ -107,42 +80,6 @@ def _contained() -> bool:
     clean up its own descendants and the job's own folder.
     """
     return os.environ.get("GRADETAPE_PIDNS") == "1"
-
-
-def _kill_descendants(deadline_s: float = 10.0) -> None:
-    """SIGKILL every descendant of this process (weak isolation).
-
-    The zygote is a child subreaper, so a job's orphaned processes (double forks, daemons)
-    are re-parented to it rather than to init and are found here as its children.
-    """
-    me = os.getpid()
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        children = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid == me:
-                children.append(int(entry))
-        if not children:
-            return
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    break
-            except ChildProcessError:
-                break
-        time.sleep(0.01)
 
 
 def _child(job_dir: str, cpu_seconds: int) -> None:
@@ -194,11 +131,11 @@ def serve(spool: str) -> None:
             control.close()
             _child(job_dir, int(parts[2]))
         _, wait_status = os.waitpid(pid, 0)
+        # Every process the job left behind: the whole sandbox but init and this zygote, or
+        # without bubblewrap this zygote's descendants (it is their child subreaper).
+        reap_strays(deadline_s=10.0)
         if contained:
-            _kill_leftovers()
             _empty("/tmp")
-        else:
-            _kill_descendants()
         print(f"done {parts[1]} {os.waitstatus_to_exitcode(wait_status)}", file=control)
 
 
