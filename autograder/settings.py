@@ -26,6 +26,8 @@ class Limits:
         output_chars: Printed characters kept per cell (the rest is dropped).
         max_value_mb: Largest single recorded value.
         max_total_mb: Largest total size of everything the job may hand back.
+        storage_mb: Size of the job's one tmpfs, which holds every place it may write
+            (``/tmp``, its home, ``/dev/shm`` and its output folder); counts against the job.
     """
 
     cell_timeout: float = 60.0
@@ -37,6 +39,7 @@ class Limits:
     output_chars: int = 20_000
     max_value_mb: int = 16
     max_total_mb: int = 64
+    storage_mb: int = 512
 
     def updated(self, overrides: dict[str, Any]) -> Limits:
         """Return a copy with the known keys of ``overrides`` applied.

@@ -1,17 +1,20 @@
 """A warm worker: import TensorFlow once, then fork one fresh child per job.
 
 Runs inside one sandbox per worker (``python -m gradetape_runtime.zygote SPOOL``). The
-trusted side writes a job under ``SPOOL/<job id>/`` and sends ``run <job id> <cpu s>`` on
-stdin; the zygote forks a child that runs the job exactly as a fresh process would, waits
-for it, then kills every process the job left behind, empties ``/tmp`` and answers
-``done <job id> <status>`` on stdout. Without bubblewrap (weak isolation) the zygote shares
-the host's processes and ``/tmp``: it then kills only its own descendants (it is their child
-subreaper) and gives each job a private home and temp folder inside the job directory.
+trusted side writes a job under ``SPOOL/<job id>/`` and sends
+``run <job id> <cpu s> <storage MB> <output bytes>`` on stdin; the zygote answers
+``started <job id>`` at once, forks a child and answers ``done <job id> <status>`` when the
+child has ended.
 
-What this shares between the jobs of one worker (run one after another, never at once):
-the sandbox's namespaces and the zygote's memory image from before any job ran. The zygote
-is made non-dumpable so a job cannot ptrace it or read its memory, no job's process
-survives into the next, and no job's file in ``/tmp`` either.
+Under bubblewrap (``GRADETAPE_CONFINE=1``) every child is born into a sandbox of its own
+(:mod:`.confine`): new user, mount, pid, IPC, network and UTS namespaces, its own tmpfs for
+everything writable, no capabilities, no descriptor of the zygote. Jobs share nothing with
+each other or with the zygote but the zygote's memory image from before any job ran. The
+zygote is not dumpable, and no job can see it, signal it or reach its control pipes.
+
+Without bubblewrap (weak isolation) the zygote shares the host's processes and ``/tmp``: it
+then kills only its own descendants (it is their child subreaper) and gives each job a
+private home and temp folder inside the job directory.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import ctypes
 import os
 import re
 import resource
-import shutil
 import sys
 
 from .execute import reap_strays
@@ -61,39 +63,20 @@ def _warm_imports() -> None:
         pass
 
 
-def _empty(directory: str) -> None:
-    for name in os.listdir(directory):
-        path = os.path.join(directory, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-
-
-def _contained() -> bool:
-    """Whether this zygote runs in a sandbox of its own (bubblewrap: own pid namespace, /tmp).
+def _confined() -> bool:
+    """Whether this zygote runs in a bubblewrap sandbox whose jobs get namespaces of their own.
 
     Otherwise (weak isolation) it shares the host's processes and ``/tmp``: it may then only
     clean up its own descendants and the job's own folder.
     """
-    return os.environ.get("GRADETAPE_PIDNS") == "1"
+    return os.environ.get("GRADETAPE_CONFINE") == "1"
 
 
-def _child(job_dir: str, cpu_seconds: int) -> None:
-    """In the forked child: become a fresh job process, run the job, never return."""
+def _run_job(job_dir: str, home: str, tmp: str, cpu_seconds: int) -> None:
+    """Become a fresh job process and run the job; never returns."""
     status = 1
     try:
         os.setsid()
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        if _contained():
-            home, tmp = "/tmp/home", "/tmp"
-        else:  # never the host's /tmp: a private folder inside the job, removed with it
-            home = tmp = os.path.join(job_dir, "home")
         os.makedirs(home, exist_ok=True)
         os.chdir(home)
         os.environ.update({"HOME": home, "TMPDIR": tmp, "IPYTHONDIR": home + "/.ipython"})
@@ -111,32 +94,69 @@ def _child(job_dir: str, cpu_seconds: int) -> None:
         os._exit(status)
 
 
+def _quiet_std_fds() -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _child(job_dir: str, cpu_seconds: int, storage_mb: int, output_bytes: int) -> None:
+    """In the forked child: run the job in a sandbox of its own (or, weak, a private folder)."""
+    status = 71
+    report = 3
+    try:
+        os.dup2(2, report)  # the worker's stderr, for a sandbox that cannot be built
+        _quiet_std_fds()
+        os.closerange(report + 1, 65536)  # nothing of the zygote's: not its control pipes
+        if not _confined():
+            os.close(report)
+            home = os.path.join(job_dir, "home")  # never the host's /tmp
+            _run_job(job_dir, home, home, cpu_seconds)
+        from .confine import JOB_ROOT, CopyLimits, run_confined
+
+        status = run_confined(
+            job_dir,
+            storage_mb,
+            CopyLimits(max_bytes=output_bytes),
+            lambda: _run_job(JOB_ROOT, "/tmp/home", "/tmp", cpu_seconds),
+        )
+        status = status if 0 <= status < 256 else 128 + min(-status, 127)
+    except BaseException as exc:  # noqa: BLE001 - a sandbox that cannot be built runs nothing
+        try:
+            os.write(report, f"gradetape zygote: job sandbox failed: {exc}\n".encode()[:500])
+        except OSError:
+            pass
+    finally:
+        os._exit(status)
+
+
 def serve(spool: str) -> None:
     """Answer ``run`` requests on stdin until it closes."""
     _non_dumpable()
-    contained = _contained()
-    if not contained:
+    confined = _confined()
+    if not confined:
         _subreaper()
     _warm_imports()
     control = os.fdopen(os.dup(1), "w", buffering=1)
     print("ready", file=control)
     for line in sys.stdin:
         parts = line.split()
-        if len(parts) != 3 or parts[0] != "run" or not _JOB_ID.match(parts[1]):
+        if len(parts) != 5 or parts[0] != "run" or not _JOB_ID.match(parts[1]):
             print("error bad request", file=control)
             continue
-        job_dir = os.path.join(spool, parts[1])
+        job_id = parts[1]
+        cpu, storage_mb, output_bytes = (int(p) for p in parts[2:])
+        print(f"started {job_id}", file=control)
         pid = os.fork()
         if pid == 0:
-            control.close()
-            _child(job_dir, int(parts[2]))
+            _child(os.path.join(spool, job_id), cpu, storage_mb, output_bytes)
         _, wait_status = os.waitpid(pid, 0)
-        # Every process the job left behind: the whole sandbox but init and this zygote, or
-        # without bubblewrap this zygote's descendants (it is their child subreaper).
-        reap_strays(deadline_s=10.0)
-        if contained:
-            _empty("/tmp")
-        print(f"done {parts[1]} {os.waitstatus_to_exitcode(wait_status)}", file=control)
+        if not confined:
+            # Without namespaces: every process the job left behind among this zygote's
+            # descendants (it is their child subreaper).
+            reap_strays(deadline_s=10.0)
+        print(f"done {job_id} {os.waitstatus_to_exitcode(wait_status)}", file=control)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,19 @@
-"""The bubblewrap sandbox: no network, private /tmp and home, read-only system, no privileges.
+"""The bubblewrap sandbox: a worker's outer sandbox, in which each job gets one of its own.
 
-The job sees the system's ``/usr``, the Python installation and the virtual environment
-(read-only), the runtime package at ``/opt/gradetape``, its own ``in/`` (read-only) and
-``out/`` (writable) at ``/job``, and nothing else of this machine: not the repository, not
-the solutions, not the answer keys, not other students' folders.
+The outer sandbox (one per warm worker, or one per job with ``--cold``) is started as an
+unprivileged host uid (:data:`SANDBOX_UID` when grading runs as root, else the grader's own
+uid), never as root: bubblewrap then runs unprivileged, with no capability outside its own
+user namespace. Its root is read-only; it sees the system's ``/usr``, a few files of
+``/etc``, the Python installation and the virtual environment (read-only), the runtime
+package at ``/opt/gradetape``, and the worker's spool at ``/spool``; not the repository,
+the solutions, the answer keys or the gradebook. The zygote inside forks one job at a time
+and gives each its own namespaces (see ``autograder/runtime/confine.py``), which cover the
+spool with an empty folder and mount the job's own ``in/`` and writable tmpfs.
+
+When grading runs as root and the Python installation lives where the sandbox uid cannot
+reach it (``/root/.pyenv``), the launch happens in a private mount namespace that binds
+those folders under a staging folder the sandbox uid can traverse; the host's mounts are
+never changed.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from functools import cache
 from pathlib import Path
 
 from ..settings import Limits
-from .base import RUNTIME_DIR, RUNTIME_NAME, SandboxRun, base_env, run_command
+from .base import RUNTIME_DIR, RUNTIME_NAME, SandboxRun, base_env
 
 #: Small files under /etc that programs expect; the rest of /etc stays outside.
 ETC_FILES = (
@@ -29,71 +39,114 @@ ETC_FILES = (
     "/etc/alternatives",
     "/etc/ssl",
 )
-UNPRIVILEGED = 65534  # nobody/nogroup
+#: The host uid and gid sandboxes run as when grading runs as root (nobody/nogroup).
+SANDBOX_UID = 65534
+SANDBOX_GID = 65534
+#: Space the zygote itself may write (jobs never see it: each has its own tmpfs).
+ZYGOTE_TMP_BYTES = 16 << 20
+_LAUNCH = (
+    'set -e; stage="$1"; shift; mount -t tmpfs -o size=64k,mode=0755 gradetape-stage "$stage";'
+    ' i=0; while [ "$1" != "--" ]; do mkdir "$stage/$i";'
+    ' mount --bind "$1" "$stage/$i"; mount -o remount,bind,ro "$stage/$i"; i=$((i+1)); shift;'
+    " done; shift; exec setpriv --reuid {uid} --regid {gid} --clear-groups --inh-caps=-all"
+    ' -- "$@"'
+)
+
+
+def sandbox_ids() -> tuple[int, int] | None:
+    """The host uid and gid to run sandboxes as, or ``None`` to keep the grader's own."""
+    return (SANDBOX_UID, SANDBOX_GID) if os.geteuid() == 0 else None
+
+
+def shared_paths() -> list[str]:
+    """Host folders every sandbox sees read-only at the same path: Python, venv, runtime."""
+    paths = sorted({sys.base_prefix, sys.prefix} - {"/usr"})
+    return [p for p in paths if not p.startswith("/usr/")]
+
+
+def outer_command(spool: Path, stage: Path | None, info_fd: int) -> list[str]:
+    """The command line of one worker's outer sandbox, running the zygote on ``spool``.
+
+    Args:
+        spool: Host folder where the trusted side puts jobs (mounted at ``/spool``).
+        stage: An empty host folder for the private-mount launch as root (``None``: plain).
+        info_fd: Descriptor on which bubblewrap writes its JSON info (``child-pid``).
+    """
+    sources = [*shared_paths(), str(RUNTIME_DIR)]
+    targets = [*shared_paths(), f"/opt/gradetape/{RUNTIME_NAME}"]
+    if stage is not None:
+        sources = [str(stage / str(i)) for i in range(len(targets))]
+    bwrap = shutil.which("bwrap") or "bwrap"
+    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
+    args += ["--info-fd", str(info_fd)]
+    for path in ("/usr", "/lib", "/lib64", "/bin", "/sbin"):
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    for path in ETC_FILES:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(ZYGOTE_TMP_BYTES), "--tmpfs", "/tmp"]
+    for source, target in zip(sources, targets, strict=True):
+        args += ["--ro-bind", source, target]
+    for device in gpu_devices():  # GPU runners: the job sees the worker's GPUs
+        args += ["--dev-bind", device, device]
+    args += ["--dir", "/job/in", "--dir", "/job/out", "--bind", str(spool), "/spool"]
+    args += ["--remount-ro", "/dev", "--remount-ro", "/"]
+    args += ["--chdir", "/", "--clearenv"]
+    env = base_env() | {
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "PYTHONPATH": "/opt/gradetape",
+        "GRADETAPE_CONFINE": "1",
+        "GRADETAPE_PIDNS": "1",
+    }
+    for key, value in sorted(env.items()):
+        args += ["--setenv", key, value]
+    args += ["--", sys.executable, "-m", f"{RUNTIME_NAME}.zygote", "/spool"]
+    if stage is None:
+        return args
+    ids = sandbox_ids() or (os.getuid(), os.getgid())
+    script = _LAUNCH.format(uid=ids[0], gid=ids[1])
+    unshare = shutil.which("unshare") or "unshare"
+    return [
+        unshare,
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "gradetape-launch",
+        str(stage),
+        *[*shared_paths(), str(RUNTIME_DIR)],
+        "--",
+        *args,
+    ]
 
 
 class BwrapSandbox:
-    """Runs each job in a fresh ``bwrap --unshare-all`` container."""
+    """Cold: each job in a brand-new outer sandbox (TensorFlow imported for that job alone)."""
 
     name = "bwrap"
-
-    def __init__(self, executable: str | None = None) -> None:
-        self.executable = executable or shutil.which("bwrap") or "bwrap"
 
     @staticmethod
     def problem() -> str | None:
         """Why bubblewrap cannot be used here, or ``None`` when it works."""
         return _probe(shutil.which("bwrap") or "")
 
-    def python(self) -> list[str]:
-        """The interpreter inside the sandbox."""
-        return [sys.executable]
-
-    def command(self, job_dir: Path, spool: Path | None = None) -> list[str]:
-        """The full bwrap command line for one job (or, with ``spool``, a warm worker)."""
-        args = [self.executable, "--unshare-all", "--die-with-parent", "--new-session"]
-        if os.geteuid() == 0:
-            # As root, drop to an unprivileged uid with no capabilities inside the sandbox.
-            args += ["--unshare-user", "--uid", str(UNPRIVILEGED), "--gid", str(UNPRIVILEGED)]
-            args += ["--cap-drop", "ALL"]
-        for path in ("/usr", "/lib", "/lib64", "/bin", "/sbin"):
-            if os.path.islink(path):
-                args += ["--symlink", os.readlink(path), path]
-            elif os.path.exists(path):
-                args += ["--ro-bind", path, path]
-        for path in ETC_FILES:
-            if os.path.exists(path):
-                args += ["--ro-bind", path, path]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
-        # After the /tmp tmpfs, so a Python or venv that lives under /tmp stays visible.
-        for path in sorted({sys.base_prefix, sys.prefix}):
-            if not path.startswith("/usr/"):
-                args += ["--ro-bind", path, path]
-        for device in gpu_devices():  # GPU runners: the job sees the worker's GPUs
-            args += ["--dev-bind", device, device]
-        args += ["--ro-bind", str(RUNTIME_DIR), f"/opt/gradetape/{RUNTIME_NAME}"]
-        if spool is None:
-            args += ["--ro-bind", str(job_dir / "in"), "/job/in"]
-            args += ["--bind", str(job_dir / "out"), "/job/out"]
-        else:
-            args += ["--bind", str(spool), "/spool"]
-        args += ["--chdir", "/tmp/home", "--clearenv"]
-        env = base_env() | {
-            "HOME": "/tmp/home",
-            "TMPDIR": "/tmp",
-            "IPYTHONDIR": "/tmp/home/.ipython",
-            "PYTHONPATH": "/opt/gradetape",
-            "GRADETAPE_PIDNS": "1",
-        }
-        for key, value in sorted(env.items()):
-            args += ["--setenv", key, value]
-        return args + ["--", sys.executable, "-m", RUNTIME_NAME, "/job"]
-
     def run(self, job_dir: Path, limits: Limits) -> SandboxRun:
-        """Run the job under bubblewrap."""
-        return run_command(
-            self.command(job_dir), {}, limits, self.name, job_dir / "stderr.txt", False
-        )
+        """Run the job in a one-job worker: the same per-job sandbox as a warm worker's."""
+        from .warm import WarmWorker
+
+        worker = WarmWorker(limits, use_bwrap=True)
+        worker.isolation = self.name
+        try:
+            return worker.run(job_dir, limits)
+        finally:
+            worker.close()
 
 
 def gpu_devices() -> list[str]:
