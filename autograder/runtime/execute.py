@@ -138,7 +138,7 @@ def run_cells(
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
-            reap_strays(keep=keep)
+            reap_strays(deadline_s=30.0, keep=keep)
         channel.append(
             CELLS_FILE,
             {
