@@ -146,6 +146,16 @@ def grade_prepared(
     flags = review_flags(prepared.student_code)
     if result.output.collect_errors:
         flags.append("the hidden grader could not be loaded in this run (check the notebook)")
+    if result.output.problems:
+        all_notices.append(
+            "part of the grading job's output was malformed or over a limit and was ignored"
+        )
+        shown = "; ".join(short_error(p, 120) for p in result.output.problems[:3])
+        more = len(result.output.problems) - 3
+        flags.append(
+            f"the job's output broke the readers' rules ({shown}"
+            + (f"; and {more} more)" if more > 0 else ")")
+        )
     all_notices = [short_error(n, 500) for n in all_notices]
     if len(all_notices) > MAX_NOTICES:
         all_notices = all_notices[:MAX_NOTICES] + [f"... and {len(all_notices) - MAX_NOTICES} more"]

@@ -228,6 +228,7 @@ def _value(reader: _Reader | None, raw: Any, max_bytes: int) -> Value:
     if "file" in raw and reader is not None:
         loaded = _load_array(reader, str(raw["file"]), max_bytes)
         if isinstance(loaded, str):
+            reader.problems.append(f"{VALUES_DIR}/{str(raw['file'])[:40]}: {loaded}")
             return Value(kind=kind, error=loaded)
         return Value(kind=kind, array=loaded.array)
     return Value(kind=kind)
