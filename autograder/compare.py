@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .readers import DEFAULT_LIMITS, error_line
 from .results import TestResult
 from .values import Recorded, TestRecord, Value
 
@@ -165,18 +166,14 @@ def accuracy_verdict(
     )
 
 
-def readable(message: str, limit: int = 400) -> str:
-    """A student-safe version of an exception message: no stack frames, no file paths.
+def readable(message: str, limit: int = DEFAULT_LIMITS.message_chars) -> str:
+    """A student-safe version of an exception message: one line, short, no stack frames.
 
     TensorFlow's errors from traced code embed "File ..., line ..." frames (of the grader
-    too); keep the first line and the last meaningful line only.
+    too), and a hidden test's message can hold text the student's code chose; see
+    :func:`~.readers.error_line`.
     """
-    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith(("File ", "Traceback", "^"))]
-    if len(lines) > 2:
-        lines = [lines[0], lines[-1]]
-    text = " ... ".join(lines) if len(lines) == 2 and lines[0] != lines[1] else "".join(lines[:1])
-    return text[:limit]
+    return error_line(message, limit)
 
 
 def judge_test(

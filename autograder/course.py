@@ -109,8 +109,15 @@ def review_similarity(exercise: Exercise, submissions: list[Submission]) -> list
     for sub in submissions:
         try:
             path, _ = sub.notebook_path(exercise)
-            code = prepare(read_notebook(path), release).student_code
-        except (Rejected, OSError):
+            code = prepare(read_notebook(path, follow_symlinks=False), release).student_code
+        except Rejected:
+            continue
+        except Exception as exc:  # noqa: BLE001 - a review aid never stops a batch
+            log.warning("similarity: skipped %s (%s: %s)", sub.student, type(exc).__name__, exc)
             continue
         codes[sub.student] = "\n\n".join(code.values())
-    return similar_pairs(codes, boilerplate)
+    try:
+        return similar_pairs(codes, boilerplate)
+    except Exception as exc:  # noqa: BLE001 - a review aid never stops a batch
+        log.warning("similarity review failed (%s: %s); no pairs recorded", type(exc).__name__, exc)
+        return []

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -16,16 +19,27 @@ from nbgrader.utils import parse_utc
 from .compare import judge_test
 from .exercise import Exercise
 from .heldout import labels_for
-from .jobs import job_note, run_job
-from .key import AnswerKey
-from .loader import Prepared, Rejected, prepare, read_notebook
+from .jobs import SandboxFailure, job_note, run_job
+from .key import AnswerKey, GraderError
+from .loader import Prepared, Rejected, parse_notebook, prepare, read_notebook, read_notebook_bytes
 from .misconceptions import VariantRun, annotate
+from .readers import short_error
 from .result_cache import ResultCache, result_digest
 from .results import QuestionResult, Status, SubmissionResult, TestResult
 from .sandbox.base import Sandbox
 from .static import review_flags, run_static_checks
 
 MAX_NOTICES = 12
+#: Sandbox failures in a row (no job succeeding in between) that stop a batch.
+SANDBOX_STRIKES = 3
+#: ``SubmissionResult.extra`` key marking a zero given because grading itself failed.
+TRUSTED_ERROR = "trusted_error"
+
+log = logging.getLogger(__name__)
+
+
+class PlatformError(RuntimeError):
+    """The grading machine keeps failing (not any one student): the batch stops."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,17 @@ def grade_prepared(
     flags = review_flags(prepared.student_code)
     if result.output.collect_errors:
         flags.append("the hidden grader could not be loaded in this run (check the notebook)")
+    if result.output.problems:
+        all_notices.append(
+            "part of the grading job's output was malformed or over a limit and was ignored"
+        )
+        shown = "; ".join(short_error(p, 120) for p in result.output.problems[:3])
+        more = len(result.output.problems) - 3
+        flags.append(
+            f"the job's output broke the readers' rules ({shown}"
+            + (f"; and {more} more)" if more > 0 else ")")
+        )
+    all_notices = [short_error(n, 500) for n in all_notices]
     if len(all_notices) > MAX_NOTICES:
         all_notices = all_notices[:MAX_NOTICES] + [f"... and {len(all_notices) - MAX_NOTICES} more"]
     return SubmissionResult(
@@ -163,22 +188,79 @@ def grade_submission(
     """Grade one student's folder; never raises for anything in it.
 
     ``batch`` is :func:`batch_digest` when the caller computed it once for a whole batch.
+    Any exception while loading, reading the job's output, checking, judging or annotating
+    becomes this submission's zero with a student-safe reason and a review flag; it is
+    never cached, so a rerun grades it again. Only the instructor's problems propagate:
+    :class:`~.key.GraderError` (a broken grader) and ``BaseException`` (an interrupt).
     """
+    start = time.monotonic()
+    try:
+        return _grade_submission(
+            exercise, key, release, submission, sandbox, seed, cache, variants, batch
+        )
+    except GraderError:
+        raise
+    except SandboxFailure as exc:
+        reason = (
+            "the grading job could not be run because of a problem on the grading machine, "
+            "not in your notebook; it scored zero for now and will be regraded"
+        )
+        result = failed_result(exercise, key, submission.student, reason, exc, "sandbox")
+    except Exception as exc:  # noqa: BLE001 - one submission must never stop the batch
+        reason = (
+            "grading stopped on something unexpected in this notebook; it scored zero for now "
+            "and an instructor will review it"
+        )
+        result = failed_result(exercise, key, submission.student, reason, exc, "trusted")
+    return _with(result, time.monotonic() - start, submission.timestamp())
+
+
+def failed_result(
+    exercise: Exercise, key: AnswerKey, student: str, reason: str, exc: BaseException, kind: str
+) -> SubmissionResult:
+    """A zero for a submission whose grading raised, flagged for the instructor.
+
+    The flag names the exception and where the trusted code raised it (never shown to
+    the student); ``extra[TRUSTED_ERROR]`` keeps the result out of the cache.
+    """
+    log.warning("grading %s failed (%s)", student, kind, exc_info=exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" in {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    flag = (
+        f"grading failed on this submission ({type(exc).__name__}{where}: "
+        f"{short_error(exc, 300)}); it scored zero and was not cached; regrade it after a look"
+    )
+    result = zero_result(exercise, key, student, Status.REJECTED, reason)
+    return replace(result, flags=(flag,), extra={TRUSTED_ERROR: kind})
+
+
+def _grade_submission(
+    exercise: Exercise,
+    key: AnswerKey,
+    release: nbformat.NotebookNode,
+    submission: Submission,
+    sandbox: Sandbox,
+    seed: int,
+    cache: ResultCache | None,
+    variants: Sequence[VariantRun],
+    batch: str,
+) -> SubmissionResult:
     start = time.monotonic()
     digest = ""
     try:
         path, notice = submission.notebook_path(exercise)
+        data = read_notebook_bytes(path, follow_symlinks=False)
         if cache is not None:
             digest = result_digest(
                 batch or batch_digest(exercise, key, variants),
-                path.read_bytes(),
+                data,
                 f"{submission.student}/{notice}",
             )
             hit = cache.get(digest)
             if hit is not None:
                 extra = {**hit.extra, "cached": "yes"}
                 return replace(hit, timestamp=submission.timestamp(), extra=extra)
-        prepared = prepare(read_notebook(path), release)
+        prepared = prepare(parse_notebook(data, path.name), release)
     except (Rejected, OSError) as exc:
         reason = (
             str(exc) if isinstance(exc, Rejected) else f"the notebook could not be read ({exc})"
@@ -196,7 +278,10 @@ def grade_submission(
         variants,
     )
     if cache is not None and digest and not _platform_failure(result):
-        cache.put(digest, result)
+        try:
+            cache.put(digest, result)
+        except OSError as exc:
+            log.warning("could not cache the result of %s: %s", submission.student, exc)
     return _with(result, result.duration_s, submission.timestamp())
 
 
@@ -210,8 +295,8 @@ def batch_digest(exercise: Exercise, key: AnswerKey, variants: Sequence[VariantR
 
 
 def _platform_failure(result: SubmissionResult) -> bool:
-    """Whether the job never started (a worker problem, not the student's): never cached."""
-    return any("could not start" in n for n in result.notices)
+    """Whether grading failed or the job never started (not the student's): never cached."""
+    return TRUSTED_ERROR in result.extra or any("could not start" in n for n in result.notices)
 
 
 def _with(result: SubmissionResult, duration: float, ts: datetime | None) -> SubmissionResult:
@@ -229,15 +314,49 @@ def grade_all(
     cache: ResultCache | None = None,
     variants: Sequence[VariantRun] = (),
 ) -> list[SubmissionResult]:
-    """Grade every submission, ``workers`` sandboxes at a time, in submission order."""
+    """Grade every submission, ``workers`` sandboxes at a time, in submission order.
+
+    No submission stops the batch: each one's failure is its own zero (see
+    :func:`grade_submission`). A result ``on_result`` cannot take (say, text the gradebook
+    refuses) is replaced by a flagged zero; if that fails too, the gradebook is broken
+    and the error propagates.
+
+    Raises:
+        autograder.key.GraderError: If the grader is broken.
+        PlatformError: If the sandbox failed on :data:`SANDBOX_STRIKES` submissions in a
+            row: the grading machine, not the students, is at fault.
+    """
     release = read_notebook(exercise.release_path)
     batch = batch_digest(exercise, key, variants) if cache is not None else ""
+    lock = threading.Lock()
+    strikes = [0]
 
     def one(sub: Submission) -> SubmissionResult:
         res = grade_submission(exercise, key, release, sub, sandbox, seed, cache, variants, batch)
+        with lock:
+            if res.extra.get(TRUSTED_ERROR) == "sandbox":
+                strikes[0] += 1
+            elif res.status is Status.GRADED and "cached" not in res.extra:
+                strikes[0] = 0  # a job ran: the sandbox works
+            if strikes[0] >= SANDBOX_STRIKES:
+                raise PlatformError(
+                    f"the sandbox failed on {strikes[0]} submissions in a row (last: "
+                    f"{sub.student}: {'; '.join(res.flags)}); check the grading machine and "
+                    "grade again (nothing failed was cached)"
+                )
         if on_result is not None:
-            on_result(res)
+            try:
+                on_result(res)
+            except Exception as exc:  # noqa: BLE001 - retried as a plain flagged zero
+                reason = "the result could not be recorded; an instructor will review it"
+                res = failed_result(exercise, key, sub.student, reason, exc, "record")
+                on_result(res)
         return res
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(one, submissions))
+        futures: list[Future[SubmissionResult]] = [pool.submit(one, s) for s in submissions]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise

@@ -14,7 +14,16 @@ from .heldout import write_inputs
 from .loader import CodeCell
 from .sandbox.base import Sandbox, SandboxRun
 from .settings import Limits
-from .values import JobOutput, read_job_output
+from .values import JobOutput, read_job_dir
+
+
+class SandboxFailure(RuntimeError):
+    """The sandbox raised instead of returning a run: the grading machine's problem.
+
+    A sandbox never raises for what a student's code did, so this is not the student's
+    fault; the caller gives that submission a zero that is never cached and flags it, and
+    stops the batch when it keeps happening.
+    """
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,9 @@ def run_job(
 ) -> JobResult:
     """Run one job and return what it produced; the job directory is removed afterwards.
 
+    The output is read from this job's own folder only, without following symlinks (see
+    :func:`autograder.values.read_job_dir`); reading never raises for what the job wrote.
+
     Args:
         exercise: The exercise whose grader runs.
         cells: The code cells to execute, in order.
@@ -75,16 +87,23 @@ def run_job(
         sandbox: Where to run.
         keep: If given, the job's ``out`` directory is copied here (used to cache keys).
         select: Run only these test ids (default: all).
+
+    Raises:
+        SandboxFailure: If the sandbox itself raised (a platform problem).
     """
     limits = exercise.limits
     job_dir = Path(tempfile.mkdtemp(prefix="gradetape-job-"))
     try:
         write_job(job_dir, exercise, cells, seed, limits, select)
-        run = sandbox.run(job_dir, limits)
-        output = read_job_output(
-            str(job_dir / "out"), limits.max_value_mb << 20, limits.max_total_mb << 20
-        )
-        if keep is not None:
+        try:
+            run = sandbox.run(job_dir, limits)
+        except Exception as exc:
+            raise SandboxFailure(
+                f"the {sandbox.name} sandbox raised {type(exc).__name__}: {exc}"
+            ) from exc
+        output = read_job_dir(str(job_dir), limits.max_value_mb << 20, limits.max_total_mb << 20)
+        out = job_dir / "out"
+        if keep is not None and out.is_dir() and not out.is_symlink() and not job_dir.is_symlink():
             shutil.copytree(job_dir / "out", keep, symlinks=True, dirs_exist_ok=True)
         return JobResult(output, run)
     finally:

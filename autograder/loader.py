@@ -8,7 +8,8 @@ nbgrader's own checksums and reported. Solution cells come from the student (by
 
 from __future__ import annotations
 
-import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 import nbformat
 from nbgrader.utils import compute_checksum, is_grade, is_solution
 
-MAX_NOTEBOOK_BYTES = 20 << 20
+from .readers import DEFAULT_LIMITS, ReaderLimits, Unreadable, loads
+
+MAX_NOTEBOOK_BYTES = DEFAULT_LIMITS.notebook_bytes
 
 
 class Rejected(Exception):
@@ -42,47 +45,107 @@ class Prepared:
     student_code: dict[str, str]  # grade_id (or "extra-N") -> student-written source
 
 
-def read_notebook(path: Path) -> nbformat.NotebookNode:
+def read_notebook(
+    path: Path, limits: ReaderLimits = DEFAULT_LIMITS, follow_symlinks: bool = True
+) -> nbformat.NotebookNode:
     """Parse a notebook file into nbformat 4, with a readable reason when it cannot be.
 
     Raises:
-        Rejected: For a missing, empty, oversized, binary or malformed file.
+        Rejected: For a missing, empty, oversized, binary, malformed or too deeply nested
+            file, or one with too many or too large cells.
+    """
+    return parse_notebook(read_notebook_bytes(path, limits, follow_symlinks), path.name, limits)
+
+
+def read_notebook_bytes(
+    path: Path, limits: ReaderLimits = DEFAULT_LIMITS, follow_symlinks: bool = True
+) -> bytes:
+    """A notebook file's bytes, read once through one descriptor, within the size limit.
+
+    ``follow_symlinks=False`` (for submissions) refuses a symbolic link, so a submission
+    cannot point at a file of the grading machine (a reference solution, say).
+
+    Raises:
+        Rejected: For a missing, special, empty or oversized file, or a symbolic link.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if not follow_symlinks and path.is_symlink():
+            raise Rejected(
+                f"{path.name} is a symbolic link, not a notebook file; submit the notebook itself"
+            ) from None
+        raise Rejected(
+            f"the notebook {path.name} could not be found or opened ({exc.strerror})"
+        ) from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise Rejected(f"{path.name} is not a regular file; submit the saved notebook")
+        if info.st_size == 0:
+            raise Rejected(f"{path.name} is empty; submit the saved notebook")
+        data = fh.read(limits.notebook_bytes + 1)
+    if len(data) > limits.notebook_bytes:
+        raise Rejected(
+            f"{path.name} is over the {limits.notebook_bytes >> 20} MB limit; clear the outputs "
+            "(Edit > Clear Outputs of All Cells) and submit again"
+        )
+    if not data:
+        raise Rejected(f"{path.name} is empty; submit the saved notebook")
+    return data
+
+
+def parse_notebook(
+    data: bytes, name: str, limits: ReaderLimits = DEFAULT_LIMITS
+) -> nbformat.NotebookNode:
+    """Parse a notebook's bytes into nbformat 4 within ``limits``; never crashes on them.
+
+    The JSON's depth is checked before anything recursive parses it.
+
+    Raises:
+        Rejected: With a reason a student can act on.
     """
     try:
-        size = path.stat().st_size
-    except OSError:
-        raise Rejected(f"the notebook {path.name} could not be found") from None
-    if size == 0:
-        raise Rejected(f"{path.name} is empty; submit the saved notebook")
-    if size > MAX_NOTEBOOK_BYTES:
+        text = data.decode("utf-8")
+        raw = loads(text, limits.notebook_depth)
+    except Unreadable as exc:
         raise Rejected(
-            f"{path.name} is {size >> 20} MB, over the {MAX_NOTEBOOK_BYTES >> 20} MB limit; "
-            "clear the outputs (Edit > Clear Outputs of All Cells) and submit again"
-        )
-    try:
-        text = path.read_bytes().decode("utf-8")
-        raw = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
+            f"{name} is not a notebook ({exc}); re-download it from JupyterLab"
+        ) from None
+    except UnicodeDecodeError:
         raise Rejected(
-            f"{path.name} is not a notebook (not valid JSON); re-download it from JupyterLab"
+            f"{name} is not a notebook (not valid JSON); re-download it from JupyterLab"
         ) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
-        raise Rejected(f"{path.name} is JSON but not a Jupyter notebook (no list of cells)")
+        raise Rejected(f"{name} is JSON but not a Jupyter notebook (no list of cells)")
     major = raw.get("nbformat")
-    if major not in (3, 4):
-        raise Rejected(f"{path.name} has nbformat {major!r}; only versions 3 and 4 are supported")
+    if major not in (3, 4) or isinstance(major, bool):
+        plain = major is None or isinstance(major, int | float)
+        shown = repr(major)[:20] if plain else f"of type {type(major).__name__}"
+        raise Rejected(f"{name} has nbformat {shown}; only versions 3 and 4 are supported")
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-        reason = f"{path.name} could not be read as a notebook ({type(exc).__name__})"
+        reason = f"{name} could not be read as a notebook ({type(exc).__name__})"
         raise Rejected(reason) from None
-    for cell in nb.cells:
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        raise Rejected(f"{name} has no list of cells; re-download it from JupyterLab")
+    if len(cells) > limits.cells:
+        raise Rejected(f"{name} has {len(cells)} cells, over the limit of {limits.cells}")
+    for cell in cells:
         if not isinstance(cell, dict) or "cell_type" not in cell:
-            raise Rejected(f"{path.name} has a cell without a type; re-download it from JupyterLab")
+            raise Rejected(f"{name} has a cell without a type; re-download it from JupyterLab")
         if isinstance(cell.get("source"), list):
-            cell["source"] = "".join(str(s) for s in cell["source"])
+            cell["source"] = "".join(s if isinstance(s, str) else "" for s in cell["source"])
         if not isinstance(cell.get("source", ""), str):
-            raise Rejected(f"{path.name} has a cell whose source is not text")
+            raise Rejected(f"{name} has a cell whose source is not text")
+        if len(cell.get("source", "")) > limits.cell_source_chars:
+            raise Rejected(
+                f"{name} has a cell of more than {limits.cell_source_chars} characters; "
+                "load large data from a file instead of pasting it into a cell"
+            )
     return nb
 
 

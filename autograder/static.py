@@ -8,10 +8,12 @@ reach into the grading machinery for an instructor to look at; they never change
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterable, Mapping
 
 from .exercise import StaticCheck
+from .readers import DEFAULT_LIMITS, ReaderLimits
 
 #: Patterns that suggest a notebook inspects or patches the grader, with a readable label.
 REVIEW_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -21,13 +23,13 @@ REVIEW_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"gc\s*\.\s*(get_objects|get_referrers|get_referents)", "searches the garbage collector"),
     (
-        r"sys\s*\.\s*modules\s*\[[^\]]*\]\s*=|sys\s*\.\s*modules\s*\.\s*(pop|update|setdefault)|"
+        r"sys\s*\.\s*modules\s*\[[^\]\n]{0,200}\]\s*=|sys\s*\.\s*modules\s*\.\s*(pop|update|setdefault)|"
         r"del\s+sys\s*\.\s*modules",
         "modifies sys.modules",
     ),
     (r"(sys|threading)\s*\.\s*(settrace|setprofile)", "installs a trace function"),
     (
-        r"^\s*(import|from)\s+(pytest|_pytest|pluggy|autograder|gradetape_runtime|nbgrader)\b",
+        r"^[ \t]*(import|from)\s+(pytest|_pytest|pluggy|autograder|gradetape_runtime|nbgrader)\b",
         "imports the grading machinery",
     ),
     (r"gradetape_runtime|_pytest|\bpluggy\b|GraderPlugin", "mentions the grading machinery"),
@@ -59,13 +61,40 @@ LOOPS: dict[str, tuple[type[ast.AST], ...]] = {
 }
 
 
-def _functions(sources: Iterable[str]) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
-    """The last definition of each function in the sources, by name and ``Class.name``."""
+@functools.lru_cache(maxsize=256)
+def parse_source(source: str, limits: ReaderLimits = DEFAULT_LIMITS) -> ast.Module | str | None:
+    """The source's syntax tree; ``None`` for a syntax error; a reason when it cannot be checked.
+
+    ``ast.parse`` raises ``RecursionError`` or ``MemoryError`` on very deep expressions
+    (``"-" * 100000 + "1"``) that the sandbox's compiler may still run, so such code, and
+    code over the size limit, is reported instead of being skipped. Results are cached
+    (static checks and review flags parse the same cells); treat the tree as read-only.
+    """
+    if len(source) > limits.static_source_chars:
+        return f"is over {limits.static_source_chars} characters"
+    try:
+        return ast.parse(transform(source))
+    except SyntaxError:
+        return None
+    except (RecursionError, MemoryError, ValueError, OverflowError):
+        return "is too deeply nested"
+
+
+def _functions(
+    sources: Mapping[str, str], limits: ReaderLimits = DEFAULT_LIMITS
+) -> tuple[dict[str, ast.FunctionDef | ast.AsyncFunctionDef], dict[str, str]]:
+    """The last definition of each function in the sources, by name and ``Class.name``.
+
+    Also returns ``cell -> reason`` for every source that could not be analysed.
+    """
     found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-    for source in sources:
-        try:
-            tree = ast.parse(transform(source))
-        except SyntaxError:
+    unchecked: dict[str, str] = {}
+    for where, source in sources.items():
+        tree = parse_source(source, limits)
+        if isinstance(tree, str):
+            unchecked[where] = tree
+            continue
+        if tree is None:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -74,7 +103,7 @@ def _functions(sources: Iterable[str]) -> dict[str, ast.FunctionDef | ast.AsyncF
                 for item in node.body:
                     if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                         found[f"{node.name}.{item.name}"] = item
-    return found
+    return found, unchecked
 
 
 def _reachable(
@@ -126,11 +155,27 @@ def _uses(node: ast.AST, names: Iterable[str]) -> set[str]:
 
 
 def run_static_checks(
-    checks: Iterable[StaticCheck], student_code: Mapping[str, str]
+    checks: Iterable[StaticCheck],
+    student_code: Mapping[str, str],
+    limits: ReaderLimits = DEFAULT_LIMITS,
 ) -> dict[str, str]:
-    """Return ``test id -> message`` for every check that fires on the student's code."""
-    functions = _functions(student_code.values())
+    """Return ``test id -> message`` for every check that fires on the student's code.
+
+    When a student cell cannot be analysed (too large or too deeply nested), every check
+    fires: a forbidden call could hide in it.
+    """
+    checks = list(checks)
+    if not checks:
+        return {}
+    functions, unchecked = _functions(student_code, limits)
     failures: dict[str, str] = {}
+    if unchecked:
+        where, why = next(iter(unchecked.items()))
+        message = (
+            f"the code in cell `{where}` {why}, so the required checks on your functions could "
+            "not be made; split or simplify it"
+        )
+        return {check.test: message for check in checks}
     for check in checks:
         func = functions.get(check.function)
         if func is None:
@@ -144,11 +189,18 @@ def run_static_checks(
     return failures
 
 
-def review_flags(student_code: Mapping[str, str]) -> list[str]:
-    """Readable review flags for code that reaches into the grader."""
+def review_flags(
+    student_code: Mapping[str, str], limits: ReaderLimits = DEFAULT_LIMITS
+) -> list[str]:
+    """Readable review flags for code that reaches into the grader or cannot be analysed."""
     flags: list[str] = []
     for where, source in student_code.items():
+        if len(source) > limits.static_source_chars:
+            flags.append(f"cell `{where}` is too large to scan ({len(source)} characters)")
+            source = source[: limits.static_source_chars]
         for pattern, label in REVIEW_PATTERNS:
             if re.search(pattern, source, flags=re.MULTILINE):
                 flags.append(f"cell `{where}` {label}")
+        if isinstance(parse_source(source, limits), str):
+            flags.append(f"cell `{where}` is too deeply nested to analyse")
     return sorted(set(flags))

@@ -30,7 +30,7 @@ from .exercise import Exercise, exercise_names, load_exercise
 from .loader import CodeCell, Rejected, grade_id, prepare, question_points, read_notebook
 from .sandbox import choose_sandbox
 from .settings import CourseSettings, Limits
-from .values import CellRecord, JobOutput, read_job_output
+from .values import CellRecord, JobOutput, read_job_dir
 
 #: The (public) seed of a validation run; the course's secret seed never enters it.
 VALIDATE_SEED = 0
@@ -424,7 +424,7 @@ def _run(
         }
         (job_dir / "in" / "job.json").write_text(json.dumps(spec), encoding="utf-8")
         run = sandbox.run(job_dir, limits)
-        output = read_job_output(str(job_dir / "out"), 1 << 20, limits.max_total_mb << 20)
+        output = read_job_dir(str(job_dir), 1 << 20, limits.max_total_mb << 20)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
     note = ""

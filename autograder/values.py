@@ -1,15 +1,17 @@
 """The trusted side of the value channel: read what a sandbox job wrote, defensively.
 
 Only JSON lines and ``.npy`` arrays are read, through file descriptors opened relative to
-the job's output directory without following symbolic links. Arrays are loaded with
-``allow_pickle=False`` after their header has been checked (numeric dtype, size limit).
-Anything else the sandbox left behind is ignored. Nothing here raises on hostile input:
-problems are collected as readable strings.
+the job's own directory without following symbolic links at any component (the job folder,
+``out``, ``values`` and each file). JSON is parsed within :class:`~.readers.ReaderLimits`
+(depth, integer size, line length, record count); arrays are loaded with
+``allow_pickle=False`` after their header has been checked (numeric dtype, rank, element
+count and bytes, computed without overflow, and the file's real size). Error texts are cut
+to their first line. Anything else the sandbox left behind is ignored. Nothing here raises
+on hostile input: problems are collected as readable strings.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -18,11 +20,22 @@ from typing import Any
 
 import numpy as np
 
+from .readers import (
+    DEFAULT_LIMITS,
+    ReaderLimits,
+    Unreadable,
+    check_array_header,
+    error_line,
+    loads,
+    safe_tag,
+    short_error,
+)
 from .runtime.channel import ALLOWED_KINDS, CELLS_FILE, TESTS_FILE, VALUES_DIR
 
 _VALUE_FILE = re.compile(r"^v\d{5}\.npy$")
-_MAX_JSONL_BYTES = 8 << 20
-_MAX_RECORDS = 5000
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+#: The folder of a job directory the sandbox writes to.
+OUT_DIR = "out"
 
 
 @dataclass(frozen=True)
@@ -93,10 +106,11 @@ class JobOutput:
 class _Reader:
     """Reads files under one directory fd without following symlinks, within a byte budget."""
 
-    def __init__(self, dir_fd: int, budget: int, problems: list[str]) -> None:
+    def __init__(self, dir_fd: int, budget: int, problems: list[str], limits: ReaderLimits) -> None:
         self.dir_fd = dir_fd
         self.budget = budget
         self.problems = problems
+        self.limits = limits
 
     def open(self, name: str) -> int | None:
         try:
@@ -106,7 +120,12 @@ class _Reader:
         except OSError as exc:
             self.problems.append(f"{name}: cannot be opened ({exc.strerror})")
             return None
-        info = os.fstat(fd)
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            self.problems.append(f"{name}: cannot be read; ignored")
+            return None
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             self.problems.append(f"{name}: not a regular file; ignored")
@@ -122,8 +141,12 @@ class _Reader:
         fd = self.open(name)
         if fd is None:
             return None
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(limit + 1)
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            self.problems.append(f"{name}: cannot be read ({exc.strerror})")
+            return None
         if len(data) > limit:
             self.problems.append(f"{name}: over {limit} bytes; ignored")
             return None
@@ -131,18 +154,26 @@ class _Reader:
 
 
 def _jsonl(reader: _Reader, name: str) -> list[dict[str, Any]]:
-    data = reader.read_bytes(name, _MAX_JSONL_BYTES)
+    limits = reader.limits
+    data = reader.read_bytes(name, limits.jsonl_bytes)
     records: list[dict[str, Any]] = []
     if data is None:
         return records
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        if len(records) >= _MAX_RECORDS:
-            reader.problems.append(f"{name}: more than {_MAX_RECORDS} records; the rest ignored")
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        if len(records) >= limits.records:
+            reader.problems.append(f"{name}: more than {limits.records} records; the rest ignored")
             break
+        if len(line) > limits.line_bytes:
+            reader.problems.append(f"{name}: line {number} is over {limits.line_bytes} bytes")
+            continue
         try:
-            record = json.loads(line)
-        except ValueError:
-            reader.problems.append(f"{name}: line {number} is not JSON; ignored")
+            record = loads(
+                line.decode("utf-8", errors="replace"), limits.json_depth, limits.int_digits
+            )
+        except Unreadable as exc:
+            reader.problems.append(f"{name}: line {number} ignored (not JSON we accept: {exc})")
             continue
         if isinstance(record, dict):
             records.append(record)
@@ -156,77 +187,140 @@ def _load_array(reader: _Reader, name: str, max_bytes: int) -> Value | str:
     fd = reader.open(name)
     if fd is None:
         return "value file missing or refused"
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:
-                return f"unsupported .npy version {version}"
-            if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields:
-                return f"dtype {dtype} is not allowed"
-            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-            if count * dtype.itemsize > max_bytes:
-                return f"array of {count * dtype.itemsize} bytes is over the limit"
-            fh.seek(0)
-            array = np.load(fh, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            return f"unreadable array ({type(exc).__name__})"
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            array = _read_npy(fh, max_bytes, reader.limits)
+    except Unreadable as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a hostile file is a refused value, never a crash
+        return f"unreadable array ({type(exc).__name__})"
     if not isinstance(array, np.ndarray):
         return "not an array"
     return Value(kind="", array=array)
 
 
+def _read_npy(fh: Any, max_bytes: int, limits: ReaderLimits) -> np.ndarray:
+    """Check an open ``.npy`` file's header, then its size, then load it without pickle."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    else:
+        raise Unreadable(f"unsupported .npy version {version}")
+    if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields or dtype.subdtype:
+        raise Unreadable(f"dtype {dtype} is not allowed")
+    size = check_array_header(shape, dtype.itemsize, max_bytes, limits)
+    if os.fstat(fh.fileno()).st_size - fh.tell() != size:
+        raise Unreadable("the array file's size does not match its header")
+    fh.seek(0)
+    return np.lib.format.read_array(fh, allow_pickle=False)
+
+
 def _value(reader: _Reader | None, raw: Any, max_bytes: int) -> Value:
     if not isinstance(raw, dict):
         return Value(kind="?", error="malformed record")
-    kind = str(raw.get("kind", "?"))[:40]
+    kind = safe_tag(raw.get("kind", "?"))
     if raw.get("error"):
-        return Value(kind=kind, error=str(raw["error"])[:500])
+        return Value(kind=kind, error=short_error(raw["error"]))
     if "str" in raw:
         return Value(kind=kind, text=str(raw["str"])[:10_000])
     if "file" in raw and reader is not None:
         loaded = _load_array(reader, str(raw["file"]), max_bytes)
         if isinstance(loaded, str):
+            reader.problems.append(f"{VALUES_DIR}/{str(raw['file'])[:40]}: {loaded}")
             return Value(kind=kind, error=loaded)
         return Value(kind=kind, array=loaded.array)
     return Value(kind=kind)
 
 
 def _float(raw: Any, default: float) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return default
     try:
         number = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
     return number if np.isfinite(number) else default
 
 
-def read_job_output(out_dir: str, max_value_bytes: int, max_total_bytes: int) -> JobOutput:
-    """Read a job's output directory. Never raises for anything the sandbox wrote.
+def read_job_dir(
+    job_dir: str,
+    max_value_bytes: int,
+    max_total_bytes: int,
+    limits: ReaderLimits = DEFAULT_LIMITS,
+) -> JobOutput:
+    """Read the output of the job in ``job_dir``. Never raises for anything the sandbox wrote.
+
+    The job folder is opened without following a symbolic link, then ``out`` relative to
+    it, so a job that deleted its ``out`` folder or swapped it (or the job folder) for a
+    symlink gets no values and a problem saying so, never a read outside its own folder.
 
     Args:
-        out_dir: The job's ``out`` directory (written by the sandbox).
+        job_dir: The job's directory (holds ``in/`` and ``out/``).
         max_value_bytes: Largest array accepted.
         max_total_bytes: Budget for all files read together.
+        limits: The readers' limits.
     """
     output = JobOutput()
     try:
-        dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        job_fd = os.open(job_dir, _DIR_FLAGS)
+    except OSError as exc:
+        output.problems.append(f"the job folder is missing or not a folder ({exc.strerror})")
+        return output
+    try:
+        try:
+            out_fd = os.open(OUT_DIR, _DIR_FLAGS, dir_fd=job_fd)
+        except OSError as exc:
+            output.problems.append(f"no output directory ({exc.strerror})")
+            return output
+        _read_out(out_fd, output, max_value_bytes, max_total_bytes, limits)
+    finally:
+        os.close(job_fd)
+    return output
+
+
+def read_job_output(
+    out_dir: str,
+    max_value_bytes: int,
+    max_total_bytes: int,
+    limits: ReaderLimits = DEFAULT_LIMITS,
+) -> JobOutput:
+    """Read an output directory (its last component is not followed if a symlink).
+
+    Prefer :func:`read_job_dir` for a job the sandbox just ran; this reads copies the
+    trusted side keeps (cached keys and variant runs). Never raises for its content.
+
+    Args:
+        out_dir: The ``out`` directory.
+        max_value_bytes: Largest array accepted.
+        max_total_bytes: Budget for all files read together.
+        limits: The readers' limits.
+    """
+    output = JobOutput()
+    try:
+        dir_fd = os.open(out_dir, _DIR_FLAGS)
     except OSError as exc:
         output.problems.append(f"no output directory ({exc.strerror})")
         return output
+    _read_out(dir_fd, output, max_value_bytes, max_total_bytes, limits)
+    return output
+
+
+def _read_out(
+    dir_fd: int, output: JobOutput, max_value_bytes: int, max_total_bytes: int, limits: ReaderLimits
+) -> None:
+    """Read everything under an open ``out`` directory fd (closed here)."""
     try:
-        reader = _Reader(dir_fd, max_total_bytes, output.problems)
+        reader = _Reader(dir_fd, max_total_bytes, output.problems, limits)
         _read_cells(reader, output)
         err = reader.read_bytes("runtime_error.txt", 20_000)
         if err:
             output.runtime_error = err.decode("utf-8", errors="replace")
         values_reader = None
         try:
-            vfd = os.open(VALUES_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-            values_reader = _Reader(vfd, reader.budget, output.problems)
+            vfd = os.open(VALUES_DIR, _DIR_FLAGS, dir_fd=dir_fd)
+            values_reader = _Reader(vfd, reader.budget, output.problems, limits)
         except OSError:
             vfd = -1
         try:
@@ -234,23 +328,27 @@ def read_job_output(out_dir: str, max_value_bytes: int, max_total_bytes: int) ->
         finally:
             if vfd >= 0:
                 os.close(vfd)
+    except Exception as exc:  # noqa: BLE001 - a reader bug must not stop a batch
+        output.problems.append(f"the output could not be read ({type(exc).__name__})")
     finally:
         os.close(dir_fd)
-    return output
 
 
 def _read_cells(reader: _Reader, output: JobOutput) -> None:
     for rec in _jsonl(reader, CELLS_FILE):
         event = str(rec.get("event", ""))
-        if event == "start" and isinstance(rec.get("index"), int):
-            output.started_cells.append(rec["index"])
-        elif event == "end" and isinstance(rec.get("index"), int):
+        index = rec.get("index")
+        if type(index) is not int or not 0 <= index < 1_000_000:
+            index = None
+        if event == "start" and index is not None:
+            output.started_cells.append(index)
+        elif event == "end" and index is not None:
             output.cells.append(
                 CellRecord(
-                    index=rec["index"],
-                    cell_id=str(rec.get("cell_id", ""))[:100],
+                    index=index,
+                    cell_id=short_error(rec.get("cell_id", ""), 100),
                     ok=rec.get("ok") is True,
-                    error=str(rec.get("error", ""))[:1000],
+                    error=short_error(rec.get("error", "")),
                 )
             )
         elif event in {"ready", "grading", "done"}:
@@ -265,7 +363,7 @@ def _read_tests(
 ) -> None:
     for rec in _jsonl(reader, TESTS_FILE):
         if "collect_error" in rec:
-            output.collect_errors.append(str(rec.get("message", ""))[:3000])
+            output.collect_errors.append(str(rec.get("message", ""))[:3000])  # instructor-only
             continue
         test = str(rec.get("test", ""))[:300]
         if not test or test in output.tests:
@@ -290,6 +388,6 @@ def _read_tests(
             timeout=_float(rec.get("timeout"), 0.0),
             gpu=rec.get("gpu") is True,
             outcome=str(rec.get("outcome", ""))[:20],
-            message=str(rec.get("message", ""))[:1000],
+            message=error_line(rec.get("message", "")),
             values=tuple(values),
         )

@@ -133,3 +133,80 @@ def test_nbformat3_is_converted(tmp_path):
     path = tmp_path / "old.ipynb"
     path.write_text(nbformat.v3.nbjson.writes(nb))
     assert read_notebook(path).cells[0].source == "x = 1"
+
+
+# --- hostile notebook files: explicit limits (issue 12, item 3) ---
+
+import os  # noqa: E402
+
+from autograder.loader import parse_notebook, read_notebook_bytes  # noqa: E402
+from autograder.readers import ReaderLimits  # noqa: E402
+
+
+def nb_bytes(nb):
+    return nbformat.writes(nb).encode()
+
+
+def test_deeply_nested_notebook_is_rejected_not_recursion_error(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_text('{"nbformat": 4, "cells": [], "metadata": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    with pytest.raises(Rejected, match="nested"):
+        read_notebook(path)
+
+
+def test_deep_nesting_inside_a_cell_output_is_rejected():
+    nb = student_nb()
+    text = nbformat.writes(nb).replace('"metadata": {', '"metadata": {"deep": ' + "[" * 5000 + "]" * 5000 + ", ", 1)
+    with pytest.raises(Rejected, match="nested"):
+        parse_notebook(text.encode(), "nb.ipynb")
+
+
+def test_huge_integer_in_notebook_is_rejected():
+    text = '{"nbformat": 4, "nbformat_minor": 5, "cells": [], "metadata": {"n": 1' + "0" * 100_000 + "}}"
+    with pytest.raises(Rejected, match="not a notebook"):
+        parse_notebook(text.encode(), "nb.ipynb")
+
+
+def test_too_many_cells_rejected():
+    nb = student_nb()
+    nb.cells += [new_code_cell("x = 1") for _ in range(20)]
+    with pytest.raises(Rejected, match="cells, over the limit"):
+        parse_notebook(nb_bytes(nb), "nb.ipynb", ReaderLimits(cells=10))
+
+
+def test_oversized_cell_rejected():
+    nb = student_nb()
+    nb.cells[2].source = "x = 1\n" * 200_000
+    with pytest.raises(Rejected, match="characters"):
+        parse_notebook(nb_bytes(nb), "nb.ipynb")
+
+
+def test_oversized_file_is_refused_without_reading_it_all(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(b" " * 2000)
+    with pytest.raises(Rejected, match="limit"):
+        read_notebook_bytes(path, ReaderLimits(notebook_bytes=1000))
+
+
+def test_symlinked_submission_is_refused(tmp_path):
+    real = tmp_path / "reference.ipynb"
+    real.write_bytes(nb_bytes(student_nb()))
+    link = tmp_path / "nb.ipynb"
+    os.symlink(real, link)
+    with pytest.raises(Rejected, match="symbolic link"):
+        read_notebook(link, follow_symlinks=False)
+    assert read_notebook(link).cells  # trusted files (the release) may be links
+
+
+def test_fifo_is_refused(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    os.mkfifo(path)
+    with pytest.raises(Rejected, match="not a regular file"):
+        read_notebook(path, follow_symlinks=False)
+
+
+def test_non_text_source_items_are_rejected_with_reason():
+    nb = json.loads(nbformat.writes(student_nb()))
+    nb["cells"][2]["source"] = ["def f(x):\n", {"evil": 1}, "    return 2 * x"]
+    with pytest.raises(Rejected, match="could not be read as a notebook"):
+        parse_notebook(json.dumps(nb).encode(), "nb.ipynb")

@@ -95,3 +95,33 @@ def test_a_solution_that_loads_the_public_digits_is_flagged_for_review():
     lookup = "from sklearn.datasets import load_digits\ndef predict_digits(model, x):\n    d = load_digits()\n"
     flags = review_flags({"predict_impl": lookup})
     assert flags == ["cell `predict_impl` loads a public dataset itself (held-out test inputs are digits: check that it does not look their labels up)"]
+
+
+# --- code the trusted side cannot parse must not dodge a check (issue 12, item 3) ---
+
+import pytest  # noqa: E402
+
+from autograder.exercise import StaticCheck as _Check  # noqa: E402
+from autograder.static import review_flags as _flags  # noqa: E402
+from autograder.static import run_static_checks as _run  # noqa: E402
+
+_CHECK = _Check(test="t.py::a", function="f", forbid=("GradientTape",), message="no tape")
+
+
+@pytest.mark.parametrize("deep", ["-" * 30_000 + "1", "a" + ".b" * 30_000, "x = " + "1+" * 30_000 + "1"],
+                         ids=["unary", "attributes", "sum"])
+def test_deep_expression_fails_checks_and_is_flagged(deep):
+    code = {"f_impl": "def f(x):\n    return tf.GradientTape()\n", "extra-top-0": deep}
+    failures = _run([_CHECK], code)
+    assert "too deeply nested" in failures["t.py::a"]
+    assert any("too deeply nested" in f for f in _flags(code))
+
+
+def test_oversized_source_fails_checks():
+    code = {"f_impl": "def f(x):\n    return x\n" + "y = 1\n" * 30_000}
+    assert "characters" in _run([_CHECK], code)["t.py::a"]
+    assert any("too large to scan" in f for f in _flags(code))
+
+
+def test_honest_code_still_passes():
+    assert _run([_CHECK], {"f_impl": "def f(x):\n    return 2 * x\n"}) == {}

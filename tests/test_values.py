@@ -129,3 +129,128 @@ def test_hostile_fields_are_coerced(out):
     output = read_job_output(str(out), MB, 64 * MB)
     t = output.tests["t.py::a"]
     assert t.points == 0.0 and t.values == ()
+
+
+# --- hostile output: every reader limit (issue 12, item 3) ---
+
+from autograder.values import read_job_dir  # noqa: E402
+
+
+def npy_with_header(path, shape, descr="<f8", payload=b""):
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.write(payload)
+
+
+def test_huge_integer_line_is_ignored(out):
+    line = '{"test": "t.py::a", "points": 1' + "0" * 100_000 + ', "values": []}'
+    (out / "tests.jsonl").write_text(line + "\n" + json.dumps(record("x", {"kind": "str", "str": "ok"})) + "\n")
+    output = read_job_output(str(out), MB, 64 * MB)
+    assert output.tests["t.py::a"].points == 1.0  # the honest line after it is read
+    assert any("digits" in p for p in output.problems)
+
+
+def test_deeply_nested_line_is_ignored(out):
+    (out / "tests.jsonl").write_text("[" * 200_000 + "]" * 200_000 + "\n")
+    output = read_job_output(str(out), MB, 64 * MB)
+    assert output.tests == {} and any("nested" in p for p in output.problems)
+
+
+def test_nan_points_and_tolerances_become_defaults(out):
+    (out / "tests.jsonl").write_text('{"test": "t.py::a", "points": NaN, "timeout": Infinity, '
+                                     '"values": [{"name": "x", "tol": {"rtol": NaN}, "str": "a"}]}\n')
+    t = read_job_output(str(out), MB, 64 * MB).tests["t.py::a"]
+    assert t.points == 0.0 and t.timeout == 0.0 and t.values[0].tolerance == {"rtol": None}
+
+
+def test_overlong_line_is_ignored(out):
+    big = record("x", {"kind": "str", "str": "y" * (2 << 20)})
+    (out / "tests.jsonl").write_text(json.dumps(big) + "\n")
+    output = read_job_output(str(out), MB, 64 * MB)
+    assert output.tests == {} and any("bytes" in p for p in output.problems)
+
+
+def test_too_many_records(out):
+    (out / "cells.jsonl").write_text('{"event": "start", "index": 1}\n' * 6000)
+    output = read_job_output(str(out), MB, 64 * MB)
+    assert len(output.started_cells) == 5000 and any("records" in p for p in output.problems)
+
+
+@pytest.mark.parametrize(
+    ("shape", "phrase"),
+    [((2**62, 2**62), "elements"), ((1,) * 33, "rank"), ((10,), "size does not match")],
+)
+def test_impossible_npy_headers_are_refused_before_allocation(out, shape, phrase):
+    npy_with_header(out / "values" / "v00001.npy", shape, payload=b"\0" * 16)
+    write_tests(out, [record("x", {"kind": "ndarray", "file": "v00001.npy"})])
+    _, v = value_of(out, max_value=1 << 40)
+    assert v.array is None and phrase in v.error
+
+
+def test_structured_and_subarray_dtypes_refused(out):
+    npy_with_header(out / "values" / "v00001.npy", (1,), descr=[("a", "<f8")], payload=b"\0" * 8)
+    write_tests(out, [record("x", {"kind": "ndarray", "file": "v00001.npy"})])
+    _, v = value_of(out)
+    assert v.array is None and "not allowed" in v.error
+
+
+def test_cell_and_test_errors_are_one_short_line(out):
+    long = "RuntimeError: seed=20261123\n" + "def hidden_grader_source(): ...\n" * 200
+    (out / "cells.jsonl").write_text(json.dumps({"event": "end", "index": 0, "ok": False, "error": long}) + "\n")
+    rec = record("x", {"kind": "str", "str": "ok"})
+    rec["message"] = "ValueError: " + "z" * 5000 + "\nsecond"
+    rec["values"][0].update({"error": "boom\nsecret line", "kind": "<b>" * 50})
+    write_tests(out, [rec])
+    output = read_job_output(str(out), MB, 64 * MB)
+    assert output.cells[0].error == "RuntimeError: seed=20261123"
+    t = output.tests["t.py::a"]
+    assert len(t.message) <= 200 and "second" not in t.message
+    assert t.values[0].value.error == "boom" and "<" not in t.values[0].value.kind
+
+
+def honest_out(folder):
+    (folder / "values").mkdir(parents=True)
+    (folder / "cells.jsonl").write_text('{"event": "ready"}\n{"event": "done"}\n')
+    write_tests(folder, [record("x", {"kind": "str", "str": "ok"})])
+
+
+def test_read_job_dir_reads_its_own_out(tmp_path):
+    job = tmp_path / "job"
+    honest_out(job / "out")
+    output = read_job_dir(str(job), MB, 64 * MB)
+    assert output.finished and "t.py::a" in output.tests
+
+
+def test_out_swapped_for_symlink_is_not_read(tmp_path):
+    job, elsewhere = tmp_path / "job", tmp_path / "elsewhere"
+    honest_out(elsewhere)
+    job.mkdir()
+    os.symlink(elsewhere, job / "out")
+    output = read_job_dir(str(job), MB, 64 * MB)
+    assert output.tests == {} and not output.finished and output.problems
+
+
+def test_job_folder_swapped_for_symlink_is_not_read(tmp_path):
+    real, job = tmp_path / "real", tmp_path / "job"
+    honest_out(real / "out")
+    os.symlink(real, job)
+    output = read_job_dir(str(job), MB, 64 * MB)
+    assert output.tests == {} and any("job folder" in p for p in output.problems)
+
+
+def test_deleted_out_folder(tmp_path):
+    (tmp_path / "job").mkdir()
+    output = read_job_dir(str(tmp_path / "job"), MB, 64 * MB)
+    assert output.tests == {} and any("no output directory" in p for p in output.problems)
+
+
+def test_values_folder_swapped_for_symlink_is_not_read(out, tmp_path):
+    (out / "values").rmdir()
+    other = tmp_path / "other"
+    other.mkdir()
+    np.save(other / "v00001.npy", np.ones(3))
+    os.symlink(other, out / "values")
+    write_tests(out, [record("x", {"kind": "ndarray", "file": "v00001.npy"})])
+    _, v = value_of(out)
+    assert v.array is None

@@ -146,7 +146,9 @@ def run_cells(
                 "index": index,
                 "cell_id": cell_id,
                 "ok": error is None,
-                "error": "" if error is None else f"{type(error).__name__}: {error}"[:1000],
+                "error": ""
+                if error is None
+                else f"{type(error).__name__}: {error}".split("\n")[0][:200],
                 "output": out.getvalue()[:2000],
             },
         )
