@@ -222,7 +222,10 @@ class WarmWorker:
                 self.isolation, None, False, time.monotonic() - start, self.stderr_tail()
             )
         finally:
-            os.rename(spooled, job_dir)
+            try:
+                os.rename(spooled, job_dir)
+            except OSError as exc:  # weak isolation: the job removed its own folder
+                log.warning("job folder %s is gone (%s); its output is missing", spooled, exc)
 
     def _run_once(self, job_id: str, limits: Limits) -> tuple[int | None, bool] | None:
         """Run the job on this worker; ``None`` when the worker never took it."""
