@@ -26,6 +26,8 @@ class Limits:
         output_chars: Printed characters kept per cell (the rest is dropped).
         max_value_mb: Largest single recorded value.
         max_total_mb: Largest total size of everything the job may hand back.
+        handover_files: Most files (and folders) one hand-over to a fresh job may hold.
+        handover_mb: Largest total size of one hand-over to a fresh job.
     """
 
     cell_timeout: float = 60.0
@@ -37,6 +39,8 @@ class Limits:
     output_chars: int = 20_000
     max_value_mb: int = 16
     max_total_mb: int = 64
+    handover_files: int = 200
+    handover_mb: int = 64
 
     def updated(self, overrides: dict[str, Any]) -> Limits:
         """Return a copy with the known keys of ``overrides`` applied.
