@@ -26,7 +26,10 @@ from autograder.values import JobOutput, TestRecord
 LIMITS = Limits(handover_files=10, handover_mb=1)
 
 
-def _exercise(tmp_path: Path, grader: str, limits: Limits = Limits(job_timeout=120)) -> Exercise:
+JOB_LIMITS = Limits(job_timeout=120)
+
+
+def _exercise(tmp_path: Path, grader: str, limits: Limits = JOB_LIMITS) -> Exercise:
     folder = tmp_path / "grader"
     folder.mkdir(exist_ok=True)
     (folder / "test_g.py").write_text(grader)
