@@ -18,8 +18,9 @@ from nbgrader.utils import parse_utc
 
 from .compare import judge_test
 from .exercise import Exercise
+from .fresh import fresh_plan, run_graded
 from .heldout import labels_for
-from .jobs import SandboxFailure, job_note, run_job
+from .jobs import SandboxFailure, job_note
 from .key import AnswerKey, GraderError
 from .loader import Prepared, Rejected, parse_notebook, prepare, read_notebook, read_notebook_bytes
 from .misconceptions import VariantRun, annotate
@@ -114,11 +115,13 @@ def grade_prepared(
     Failed tests whose values reproduce a known-wrong variant's get that variant's text.
     """
     start = time.monotonic()
-    result = run_job(exercise, prepared.cells, seed, sandbox)
-    if "ready" not in result.output.events and not result.run.timed_out:
-        # The runtime never started: a worker problem, not the student's. Try once more.
-        result = run_job(exercise, prepared.cells, seed, sandbox)
-    note = job_note(result, exercise.limits)
+    # The grading job, then (when the grader has fresh tests) the fresh job on the files it
+    # handed over; a job whose runtime never started is retried once (a worker problem).
+    graded = run_graded(exercise, prepared.cells, seed, sandbox)
+    result = replace(graded.first, output=graded.output)
+    note = job_note(graded.first, exercise.limits)
+    fresh_note = job_note(graded.fresh, exercise.limits) if graded.fresh is not None else ""
+    fresh_tests = fresh_plan(exercise).tests
     labels = labels_for(exercise.datasets, seed)
     static = run_static_checks(exercise.static_checks, prepared.student_code)
     tests: list[TestResult] = []
@@ -128,7 +131,10 @@ def grade_prepared(
                 TestResult(test_id, want.question, want.points, 0.0, False, static[test_id])
             )
         else:
-            tests.append(judge_test(want, result.output.tests.get(test_id), note, labels))
+            why = f"the fresh-process job: {fresh_note}" if test_id in fresh_tests else note
+            if test_id in fresh_tests and not fresh_note and note:
+                why = note
+            tests.append(judge_test(want, result.output.tests.get(test_id), why, labels))
     if variants:
         tests = annotate(tests, key.tests, result.output.tests, variants, frozenset(static), labels)
     totals = {q: 0.0 for q in key.questions}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +41,14 @@ def write_job(
     seed: int,
     limits: Limits,
     select: Sequence[str] | None = None,
+    fresh: bool = False,
 ) -> None:
     """Lay out ``job_dir``: ``in/job.json``, ``in/grader/``, ``in/data/``, empty ``out/``.
 
     ``in/grader/`` holds the hidden tests; ``in/data/`` the inputs of the held-out datasets
     the exercise declares (never their evaluation labels). ``select`` limits the run to
-    those test ids (``"test_x.py::test_name"``); ``None`` runs every test.
+    those test ids (``"test_x.py::test_name"``); ``None`` runs every test. ``fresh`` makes
+    it a fresh job, which runs only the tests marked ``fresh`` (see :mod:`autograder.fresh`).
     """
     (job_dir / "in" / "grader").mkdir(parents=True)
     (job_dir / "out").mkdir()
@@ -64,6 +66,8 @@ def write_job(
     }
     if select is not None:
         spec["select"] = sorted(select)
+    if fresh:
+        spec["fresh"] = True
     (job_dir / "in" / "job.json").write_text(json.dumps(spec), encoding="utf-8")
 
 
@@ -74,6 +78,9 @@ def run_job(
     sandbox: Sandbox,
     keep: Path | None = None,
     select: Sequence[str] | None = None,
+    fresh: bool = False,
+    provide: Callable[[Path], None] | None = None,
+    collect: Callable[[Path], None] | None = None,
 ) -> JobResult:
     """Run one job and return what it produced; the job directory is removed afterwards.
 
@@ -87,6 +94,9 @@ def run_job(
         sandbox: Where to run.
         keep: If given, the job's ``out`` directory is copied here (used to cache keys).
         select: Run only these test ids (default: all).
+        fresh: Run a fresh job (only the tests marked ``fresh``).
+        provide: Called with the job directory once it is laid out, before the run.
+        collect: Called with the job directory after the run, before it is removed.
 
     Raises:
         SandboxFailure: If the sandbox itself raised (a platform problem).
@@ -94,7 +104,9 @@ def run_job(
     limits = exercise.limits
     job_dir = Path(tempfile.mkdtemp(prefix="gradetape-job-"))
     try:
-        write_job(job_dir, exercise, cells, seed, limits, select)
+        write_job(job_dir, exercise, cells, seed, limits, select, fresh)
+        if provide is not None:
+            provide(job_dir)
         try:
             run = sandbox.run(job_dir, limits)
         except Exception as exc:
@@ -104,7 +116,15 @@ def run_job(
         output = read_job_dir(str(job_dir), limits.max_value_mb << 20, limits.max_total_mb << 20)
         out = job_dir / "out"
         if keep is not None and out.is_dir() and not out.is_symlink() and not job_dir.is_symlink():
-            shutil.copytree(job_dir / "out", keep, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(
+                job_dir / "out",
+                keep,
+                symlinks=True,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("handover"),  # the fresh job's input, not output
+            )
+        if collect is not None:
+            collect(job_dir)
         return JobResult(output, run)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)

@@ -20,14 +20,15 @@ import nbformat
 
 from .compare import judge_test
 from .exercise import Exercise
+from .fresh import FRESH_FORMAT, FreshPlanError, fresh_plan, read_kept, run_graded
 from .heldout import VERSION as HELDOUT_VERSION
 from .heldout import labels_for
-from .jobs import job_note, run_job
+from .jobs import job_note
 from .loader import CodeCell, prepare, question_points, read_notebook
 from .sandbox.base import RUNTIME_DIR, Sandbox
 from .values import JobOutput, TestRecord, read_job_output
 
-KEY_FORMAT = "1"
+KEY_FORMAT = "2"
 
 
 class GraderError(Exception):
@@ -48,7 +49,7 @@ def _digest(
     exercise: Exercise, sources: list[str], seed: int, select: Sequence[str] | None = None
 ) -> str:
     h = hashlib.sha256(
-        f"gradetape-key/{KEY_FORMAT}/{seed}/{exercise.limits}/"
+        f"gradetape-key/{KEY_FORMAT}/{FRESH_FORMAT}/{seed}/{exercise.limits}/"
         f"{exercise.datasets}/{HELDOUT_VERSION}/{sorted(select) if select else None}".encode()
     )
     for source in sources:
@@ -76,12 +77,20 @@ def cached_run(
 ) -> tuple[str, JobOutput]:
     """Run trusted cells (a reference or a variant) once per digest; later calls read the cache.
 
-    ``select`` runs only those tests (see :func:`autograder.jobs.write_job`).
+    ``select`` runs only those tests (see :func:`autograder.jobs.write_job`). Exercises with
+    fresh tests run two jobs (:func:`autograder.fresh.run_graded`); both outputs are kept.
 
     Returns:
-        The digest and the job's output.
+        The digest and the (merged) output.
+
+    Raises:
+        GraderError: If the grader's ``fresh`` markers cannot be read.
     """
-    digest = _digest(exercise, [c.source for c in cells], seed, select)
+    try:
+        digest = _digest(exercise, [c.source for c in cells], seed, select)
+        fresh_plan(exercise)
+    except FreshPlanError as exc:
+        raise GraderError(f"{exercise.name}: {exc}") from None
     where = folder / digest
     limits = exercise.limits
     if not (where / "complete").is_file():
@@ -90,9 +99,13 @@ def cached_run(
         folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=folder))
         try:
-            result = run_job(exercise, cells, seed, sandbox, keep=staging / "out", select=select)
+            graded = run_graded(exercise, cells, seed, sandbox, keep=staging / "out", select=select)
             if check is not None:
-                check(result.output, job_note(result, limits) or result.run.stderr_tail)
+                first = graded.first
+                note = job_note(first, limits) or first.run.stderr_tail
+                if graded.fresh is not None and not note:
+                    note = job_note(graded.fresh, limits) or graded.fresh.run.stderr_tail
+                check(graded.output, note)
             (staging / "complete").write_text(json.dumps({"exercise": exercise.name}))
             try:
                 os.rename(staging, where)
@@ -100,8 +113,11 @@ def cached_run(
                 pass  # another process finished the same run first
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    output = read_job_output(
-        str(where / "out"), limits.max_value_mb << 20, limits.max_total_mb << 20
+    output = read_kept(
+        where / "out",
+        exercise,
+        select,
+        lambda out: read_job_output(str(out), limits.max_value_mb << 20, limits.max_total_mb << 20),
     )
     return digest, output
 

@@ -28,6 +28,8 @@ class Limits:
         max_total_mb: Largest total size of everything the job may hand back.
         storage_mb: Size of the job's one tmpfs, which holds every place it may write
             (``/tmp``, its home, ``/dev/shm`` and its output folder); counts against the job.
+        handover_files: Most files (and folders) one hand-over to a fresh job may hold.
+        handover_mb: Largest total size of one hand-over to a fresh job.
     """
 
     cell_timeout: float = 60.0
@@ -40,6 +42,8 @@ class Limits:
     max_value_mb: int = 16
     max_total_mb: int = 64
     storage_mb: int = 512
+    handover_files: int = 200
+    handover_mb: int = 64
 
     def updated(self, overrides: dict[str, Any]) -> Limits:
         """Return a copy with the known keys of ``overrides`` applied.

@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from autograder.compare import judge_test  # noqa: E402
 from autograder.exercise import exercise_names, load_exercise  # noqa: E402
+from autograder.fresh import run_graded  # noqa: E402
 from autograder.heldout import labels_for  # noqa: E402
-from autograder.jobs import run_job  # noqa: E402
 from autograder.key import build_key, reference_cells  # noqa: E402
 from autograder.sandbox import close_sandbox, make_sandbox  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
@@ -56,7 +56,7 @@ def main() -> None:
             scores, differing, times = [], 0, []
             for _ in range(args.n):
                 t = time.monotonic()
-                out = run_job(ex, reference_cells(ex), settings.seed, box).output
+                out = run_graded(ex, reference_cells(ex), settings.seed, box).output
                 times.append(time.monotonic() - t)
                 judged = [judge_test(k, out.tests.get(tid), labels=labels) for tid, k in key.tests.items()]
                 scores.append(sum(j.points for j in judged))

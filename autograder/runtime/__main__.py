@@ -36,16 +36,12 @@ def main(job_dir: str) -> int:
     from .channel import CELLS_FILE, Channel
     from .execute import run_cells
     from .plugin import GraderPlugin
-    from .spare import Spare
 
     channel = Channel(out_dir, int(job.get("max_value_bytes", 16 << 20)))
     seed = int(job["seed"])
     if job.get("tensorflow", True):
         import keras
         import tensorflow as tf
-    # A clean interpreter for graders that need a fresh process: forked now, before any
-    # tensor, seed or student cell exists in this one.
-    spare = Spare()
     if job.get("tensorflow", True):
         keras.utils.set_random_seed(seed & 0x7FFFFFFF)
         tf.config.experimental.enable_op_determinism()
@@ -74,7 +70,6 @@ def main(job_dir: str) -> int:
         channel,
         float(job["cell_timeout"]),
         int(job.get("output_limit", 20_000)),
-        keep=frozenset([spare.pid] if spare.pid else []),
     )
     channel.append(CELLS_FILE, {"event": "grading"})
     plugin = GraderPlugin(
@@ -83,7 +78,9 @@ def main(job_dir: str) -> int:
         channel,
         float(job["test_timeout"]),
         data_dir=os.path.join(job_dir, "in", "data"),
-        spare=spare,
+        handover_out=os.path.join(out_dir, "handover"),
+        handover_in=os.path.join(job_dir, "in", "handover"),
+        fresh=bool(job.get("fresh", False)),
     )
     grader_dir = os.path.join(job_dir, "in", "grader")
     selected = [str(t) for t in job.get("select") or []]
@@ -107,7 +104,6 @@ def main(job_dir: str) -> int:
         "-s",
     ]
     pytest_main(args, plugins=[plugin])
-    spare.close()
     channel.append(CELLS_FILE, {"event": "done"})
     return 0
 

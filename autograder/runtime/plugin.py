@@ -9,12 +9,14 @@ Fixtures:
         ``x_test`` stay on the trusted side).
     predictions: ``predictions(name, y_pred, dataset=..., min_accuracy=...)`` records
         predicted labels of a held-out dataset's ``x_test``; the trusted side scores them.
-    fresh_python: ``fresh_python(script, args, cwd=..., env=..., timeout=...)`` runs a script
-        as ``python -c`` in a new interpreter holding no student code (the first call uses
-        the runtime's spare, forked with TensorFlow already imported) and returns a
-        ``subprocess.CompletedProcess`` with text stdout and stderr.
+    handover: ``handover(name)`` returns a new folder ``out/handover/<name>/`` whose files
+        the trusted side copies (regular files only, limited) into the fresh job.
+    handed_over: ``handed_over(name)`` returns that copy, ``in/handover/<name>/``, in the
+        fresh job (read-only); it raises when nothing (or nothing acceptable) was handed over.
 
-Markers: ``points(n)``, ``question(id)``, ``timeout(seconds)``, ``gpu``.
+Markers: ``points(n)``, ``question(id)``, ``timeout(seconds)``, ``gpu``, ``fresh(name)``.
+A test marked ``fresh`` runs only in the fresh job: a second job the trusted side starts
+after the grading job, with no notebook cell run, on the files handed over under ``name``.
 
 Tests record values; they do not decide pass or fail. Whatever outcome pytest reports is
 only used to explain a failure to the student.
@@ -22,23 +24,27 @@ only used to explain a failure to the student.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
-import subprocess
 import sys
 import types
 import zlib
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import pytest
 
 from .channel import TESTS_FILE, Channel
-from .spare import Spare
 
 #: Tolerance keywords ``expect`` accepts (the trusted side uses the reference's values).
 TOLERANCE_KEYS = frozenset({"rtol", "atol", "check_dtype", "check_type", "exact"})
+#: Names of hand-over folders (the trusted side checks them again: autograder/fresh.py).
+HANDOVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+#: The trusted side's account of each hand-over, in the fresh job's ``in/``.
+HANDOVER_REPORT = "handover.json"
 
 
 class MissingName(AttributeError):
@@ -49,6 +55,18 @@ class TestTimeLimit(Exception):
     """Raised inside a test that ran past its time limit."""
 
     __test__ = False
+
+
+class HandoverMissing(LookupError):
+    """Raised in the fresh job when the files a test reloads were not handed over."""
+
+
+def _handover_name(name: str) -> str:
+    if not isinstance(name, str) or not HANDOVER_NAME.match(name):
+        raise ValueError(
+            f"hand-over name {name!r} must match {HANDOVER_NAME.pattern} (grader error)"
+        )
+    return name
 
 
 class StudentNamespace:
@@ -97,7 +115,10 @@ class GraderPlugin:
         channel: Where records go.
         default_timeout: Seconds a test may run when it has no ``timeout`` marker.
         data_dir: The job's ``in/data`` folder of held-out dataset inputs.
-        spare: The clean interpreter forked before the notebook ran, if any.
+        handover_out: The grading job's ``out/handover`` folder (``handover`` fixture).
+        handover_in: The fresh job's ``in/handover`` folder (``handed_over`` fixture).
+        fresh: Whether this is the fresh job (run only ``fresh`` tests) or the grading job
+            (run every other test).
     """
 
     def __init__(
@@ -107,11 +128,15 @@ class GraderPlugin:
         channel: Channel,
         default_timeout: float,
         data_dir: str = "",
-        spare: Spare | None = None,
+        handover_out: str = "",
+        handover_in: str = "",
+        fresh: bool = False,
     ) -> None:
         self.namespace = namespace
         self.data_dir = data_dir
-        self.spare = spare
+        self.handover_out = handover_out
+        self.handover_in = handover_in
+        self.fresh = fresh
         self.seed = seed
         self.channel = channel
         self.default_timeout = default_timeout
@@ -126,8 +151,18 @@ class GraderPlugin:
             "question(grade_id): the notebook question the test grades",
             "timeout(seconds): wall-time limit of the test",
             "gpu: the test prefers a GPU worker",
+            "fresh(name): runs in the fresh job, on the files handed over under name",
         ):
             config.addinivalue_line("markers", line)
+
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Keep the ``fresh`` tests in the fresh job and every other test in the grading job."""
+        keep = [i for i in items if (i.get_closest_marker("fresh") is not None) == self.fresh]
+        if len(keep) != len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
 
     # -- fixtures ------------------------------------------------------------------------
     @pytest.fixture
@@ -199,35 +234,45 @@ class GraderPlugin:
         return predictions
 
     @pytest.fixture
-    def fresh_python(self) -> Any:
-        """Return ``fresh_python(script, args=(), *, cwd=None, env=None, timeout=120)``."""
+    def handover(self) -> Any:
+        """Return ``handover(name)``: a folder whose files the fresh job receives."""
 
-        def fresh_python(
-            script: str,
-            args: Sequence[str] = (),
-            *,
-            cwd: str | None = None,
-            env: Mapping[str, str] | None = None,
-            timeout: float = 120.0,
-        ) -> subprocess.CompletedProcess[str]:
-            where = cwd or os.getcwd()
-            environ = dict(os.environ if env is None else env)
-            spare, self.spare = self.spare, None
-            if spare is not None:
-                try:
-                    return spare.run(script, [str(a) for a in args], where, environ, timeout)
-                except RuntimeError:
-                    pass  # the spare is gone (killed by the notebook): start a real one
-            return subprocess.run(
-                [sys.executable, "-c", script, *[str(a) for a in args]],
-                cwd=where,
-                env=environ,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
+        def handover(name: str) -> str:
+            if self.fresh or not self.handover_out:
+                raise RuntimeError(
+                    "handover() is for the grading job, not a fresh test (grader error)"
+                )
+            folder = os.path.join(self.handover_out, _handover_name(name))
+            os.makedirs(folder, exist_ok=True)
+            return folder
 
-        return fresh_python
+        return handover
+
+    @pytest.fixture
+    def handed_over(self) -> Any:
+        """Return ``handed_over(name)``: the read-only copy of a hand-over, in the fresh job."""
+
+        def handed_over(name: str) -> str:
+            if not self.fresh:
+                raise RuntimeError("handed_over() is for tests marked fresh (grader error)")
+            name = _handover_name(name)
+            try:
+                with open(os.path.join(self.handover_in, HANDOVER_REPORT), encoding="utf-8") as fh:
+                    entry = json.load(fh).get(name)
+            except (OSError, ValueError):
+                entry = None
+            if not isinstance(entry, dict):
+                raise HandoverMissing(
+                    "nothing was saved for this check: the test that saves its files failed "
+                    "or did not get that far (see the other tests of this question)"
+                )
+            if entry.get("refused"):
+                raise HandoverMissing(
+                    f"the files saved for this check were not accepted: {entry['refused']}"
+                )
+            return os.path.join(self.handover_in, name)
+
+        return handed_over
 
     @pytest.fixture(autouse=True)
     def _seed_frameworks(self, request: pytest.FixtureRequest) -> Iterator[None]:

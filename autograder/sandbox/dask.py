@@ -21,7 +21,12 @@ from typing import Any
 from ..settings import Limits
 from .base import SandboxRun
 
-_OUT_NAME = re.compile(r"^(tests\.jsonl|cells\.jsonl|runtime_error\.txt|values/v\d{5}\.npy)$")
+_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}"
+#: The channel's files, and a fresh-process hand-over (``handover/<name>/...``, nested).
+_OUT_NAME = re.compile(
+    rf"^(tests\.jsonl|cells\.jsonl|runtime_error\.txt|values/v\d{{5}}\.npy"
+    rf"|handover/{_SEGMENT}(/{_SEGMENT}){{1,7}})$"
+)
 _WORKER_BOX: dict[str, Any] = {}
 _WORKER_LOCK = threading.Lock()
 

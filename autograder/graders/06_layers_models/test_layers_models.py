@@ -15,35 +15,35 @@ fraction of zeros among at least 3000 outputs (atol 0.06, more than 4 standard d
 the difference of two such fractions) and the smallest and largest ratio of a kept output to
 the inference output (rtol 1e-5), never the random mask itself.
 
-Fresh process: ``test_config_round_trip_fresh_process`` is the only test that starts a new
-Python process. The notebook writes ``MyDense`` to the module file ``my_layers.py`` (its
-``%%writefile`` cell), as a Keras user keeps custom layers in an importable module; the test
-finds that file with ``inspect.getsourcefile``, saves two layers' ``get_config()`` as JSON and
-their weights as ``.npz`` in a temporary directory, and one new interpreter
-(``fresh_python``, with the module's directory on ``PYTHONPATH``) imports the class, calls
-``from_config``, builds, ``set_weights`` and writes the outputs and the reloaded configs
-back. That interpreter is the runtime's spare, forked with TensorFlow imported before any
-notebook cell ran, so it holds no student class and pays no TensorFlow import.
+Fresh process: the config question is checked in a new Python process that the trusted side
+starts, not the student's. The notebook writes ``MyDense`` to the module file ``my_layers.py``
+(its ``%%writefile`` cell), as a Keras user keeps custom layers in an importable module.
+``test_config_saved`` (grading job) finds that file with ``inspect.getsourcefile``, builds two
+layers, records their outputs and hands over the module file, their ``get_config()`` as JSON
+and the sizes (``handover("config")``). ``test_config_round_trip_fresh_process`` is marked
+``fresh("config")``: it runs in the fresh job (no notebook cell ran there), imports the class
+from the handed-over module, calls ``from_config``, builds, sets weights drawn from its own
+``rng`` and records the outputs and the reloaded configs.
 
 Freezing: ``test_freeze_and_recompile`` builds, compiles and trains (one epoch) a 4-layer
 classifier on seeded data before calling the student's function, so its training step
 already exists, then trains 2 more epochs without shuffling. The frozen weights are recorded
 with ``exact=True`` (the reference leaves them bit-identical) and the trained weights with
 rtol 1e-5 / atol 1e-6 (same optimizer, loss and data: only the order of float operations
-could differ). Calibration: before the spare interpreter, the whole file took about 11 s
-of CPU on the reference solution, half of it the fresh process's TensorFlow import; at a
-load average of 10 on 2 cores the fresh-process test took 30 s of wall time, the freezing
-test 6 s and every other test under 1 s.
+could differ). Calibration: the freezing test takes about 6 s of wall time at a load
+average of 10 on 2 cores and every other test under 1 s; the fresh job costs one more job.
 
 Questions and points (they equal the notebook's question cells):
-    module 4, layer 5, training 2, config 3, subclass 3, sequential 4, freezing 3,
+    module 4, layer 5, training 2, config 3 (1 + 2 fresh), subclass 3, sequential 4, freezing 3,
     param_count 2.
 """
 
+import importlib
 import inspect
 import json
 import os
-import tempfile
+import shutil
+import sys
 
 import keras
 import numpy as np
@@ -193,38 +193,13 @@ def test_dense_training_flag(student, rng, expect):
 
 
 # -- config ------------------------------------------------------------------------------------
-_RELOAD_SCRIPT = r"""
-import importlib, json, sys, traceback
-work = sys.argv[1]
-try:
-    import numpy as np
-    import keras
-    with open(work + "/spec.json") as fh:
-        spec = json.load(fh)
-    cls = getattr(importlib.import_module(spec["module"]), spec["class"])
-    configs = {}
-    for case in spec["cases"]:
-        data = np.load(work + "/" + case["name"] + ".npz")
-        with open(work + "/" + case["name"] + ".json") as fh:
-            layer = cls.from_config(json.load(fh))
-        layer(data["x"])
-        layer.set_weights([data["w%d" % i] for i in range(case["n_weights"])])
-        np.save(work + "/" + case["name"] + "_out.npy",
-                keras.ops.convert_to_numpy(layer(data["x"])))
-        configs[case["name"]] = layer.get_config()
-    with open(work + "/reloaded.json", "w") as fh:
-        json.dump(configs, fh, default=repr)
-except BaseException:
-    with open(work + "/error.txt", "w") as fh:
-        fh.write(traceback.format_exc())
-    sys.exit(1)
-"""
+_CASES = ("case_a", "case_b")
 
 
 def _module_file(cls):
     """The file that defines ``cls``; it must be importable by a fresh process."""
     path = inspect.getsourcefile(cls) if cls.__module__ not in ("__main__", "builtins") else None
-    if not path or not os.path.isfile(path):
+    if not path or not os.path.isfile(path) or "." in cls.__module__:
         raise RuntimeError(
             "MyDense must be defined in my_layers.py (the %%writefile cell) and imported from "
             "it, so that a fresh Python process can import it; it was defined in module "
@@ -233,69 +208,76 @@ def _module_file(cls):
     return path
 
 
+def _case_kwargs(rng, name):
+    if name == "case_a":
+        dropout = float(np.round(rng.uniform(0.1, 0.6), 2))
+        return dict(units=0, activation="tanh", use_bias=False, dropout=dropout, name="reloaded_a")
+    return dict(units=0, activation="relu", use_bias=True, name="reloaded_b")
+
+
+def _case_weights(rng, n_in, units, use_bias):
+    weights = [_floats(rng, (n_in, units), scale=0.6)]
+    if use_bias:
+        weights.append(_floats(rng, (units,), scale=0.4))
+    return weights
+
+
 @pytest.mark.question("config")
-@pytest.mark.points(3)
-@pytest.mark.timeout(240)
-def test_config_round_trip_fresh_process(student, rng, expect, fresh_python):
+@pytest.mark.points(1)
+def test_config_saved(student, rng, expect, handover):
+    """Two layers' configs, as JSON, handed over with my_layers.py to the fresh job."""
     cls = student.MyDense
-    module_dir = os.path.dirname(os.path.abspath(_module_file(cls)))
-    work = tempfile.mkdtemp(prefix="reload-")
-    n_in_a, units_a, n_in_b, units_b = _distinct_sizes(rng, 4)
-    cases = [
-        (
-            "case_a",
-            n_in_a,
-            dict(
-                units=units_a,
-                activation="tanh",
-                use_bias=False,
-                dropout=float(np.round(rng.uniform(0.1, 0.6), 2)),
-                name="reloaded_a",
-            ),
-        ),
-        (
-            "case_b",
-            n_in_b,
-            dict(units=units_b, activation="relu", use_bias=True, name="reloaded_b"),
-        ),
-    ]
-    spec = {"module": cls.__module__, "class": cls.__name__, "cases": []}
-    for name, n_in, kwargs in cases:
+    folder = handover("config")
+    module_path = _module_file(cls)
+    shutil.copyfile(module_path, os.path.join(folder, cls.__module__ + ".py"))
+    sizes = _distinct_sizes(rng, 4)
+    spec = {"module": cls.__module__, "class": cls.__name__, "cases": {}}
+    for i, name in enumerate(_CASES):
+        n_in, units = sizes[2 * i], sizes[2 * i + 1]
+        kwargs = dict(_case_kwargs(rng, name), units=units)
         layer = cls(**kwargs)
         x = _floats(rng, (int(rng.integers(3, 9)), n_in))
         layer(x)
-        weights = [_floats(rng, (n_in, kwargs["units"]), scale=0.6)]
-        if kwargs["use_bias"]:
-            weights.append(_floats(rng, (kwargs["units"],), scale=0.4))
-        layer.set_weights(weights)
+        layer.set_weights(_case_weights(rng, n_in, units, kwargs["use_bias"]))
         expect(f"{name}_original_output", layer(x), **TOL)
         config_text = json.dumps(layer.get_config())  # the config must be JSON-serialisable
-        with open(os.path.join(work, name + ".json"), "w") as fh:
+        with open(os.path.join(folder, name + ".json"), "w") as fh:
             fh.write(config_text)
-        np.savez(
-            os.path.join(work, name + ".npz"), x=x, **{f"w{i}": w for i, w in enumerate(weights)}
-        )
-        spec["cases"].append({"name": name, "n_weights": len(weights)})
-    with open(os.path.join(work, "spec.json"), "w") as fh:
+        spec["cases"][name] = {"n_in": n_in, "units": units, "use_bias": kwargs["use_bias"]}
+    with open(os.path.join(folder, "spec.json"), "w") as fh:
         json.dump(spec, fh)
 
-    env = dict(
-        os.environ,
-        TF_CPP_MIN_LOG_LEVEL="2",
-        PYTHONPATH=os.pathsep.join([module_dir, os.environ.get("PYTHONPATH", "")]),
-    )
-    run = fresh_python(_RELOAD_SCRIPT, [work], cwd=work, env=env, timeout=220)
-    if run.returncode != 0:
-        error_path = os.path.join(work, "error.txt")
-        detail = open(error_path).read() if os.path.exists(error_path) else run.stderr
-        last = "\n".join(detail.strip().splitlines()[-3:])
-        raise RuntimeError(f"Reloading MyDense from its config in a fresh process failed:\n{last}")
 
-    with open(os.path.join(work, "reloaded.json")) as fh:
-        reloaded = json.load(fh)
-    for name, _, _ in cases:
-        expect(f"{name}_reloaded_output", np.load(os.path.join(work, name + "_out.npy")), **TOL)
-        config = reloaded[name]
+@pytest.mark.question("config")
+@pytest.mark.points(2)
+@pytest.mark.timeout(120)
+@pytest.mark.fresh("config")
+def test_config_round_trip_fresh_process(rng, expect, handed_over):
+    """In the fresh job: import MyDense from my_layers.py, rebuild both layers from their configs.
+
+    No notebook cell ran in this process. Inputs and weights are drawn here, from this test's
+    own ``rng``, so nothing the grading job computed can stand in for the reloaded layers.
+    """
+    folder = handed_over("config")
+    with open(os.path.join(folder, "spec.json")) as fh:
+        spec = json.load(fh)
+    module, class_name = str(spec["module"]), str(spec["class"])
+    if not (module.isidentifier() and class_name.isidentifier()):
+        raise RuntimeError(f"MyDense's module {module!r} cannot be imported by a fresh process")
+    sys.path.insert(0, folder)
+    cls = getattr(importlib.import_module(module), class_name)
+    for name in _CASES:
+        case = spec["cases"][name]
+        n_in, units = int(case["n_in"]), int(case["units"])
+        if not (0 < n_in < 100 and 0 < units < 100):
+            raise RuntimeError("the saved layer sizes are not the ones the grader chose")
+        with open(os.path.join(folder, name + ".json")) as fh:
+            layer = cls.from_config(json.load(fh))
+        x = _floats(rng, (int(rng.integers(3, 9)), n_in))
+        layer(x)
+        layer.set_weights(_case_weights(rng, n_in, units, bool(case["use_bias"])))
+        expect(f"{name}_reloaded_output", layer(x), **TOL)
+        config = layer.get_config()
         for key in ("name", "units", "activation", "use_bias", "dropout"):
             value = config.get(key, "<missing>")
             expect(

@@ -7,29 +7,33 @@ batch is odd, so no shape can be confused with another.
 
 Fresh process. Saving something and loading it back in the same process proves little,
 because the objects are still in memory. So the tests that save files (weights file,
-``.keras`` file, SavedModel, checkpoints) also leave their files in a temporary folder in the
-sandbox, and the ``test_fresh_*`` tests at the end of this file reload all of them in ONE
-new Python process (``fresh_python``: the runtime's spare interpreter, forked before the
-notebook ran). That process knows nothing of the notebook:
+``.keras`` file, SavedModel, checkpoints) save them into the hand-over folder
+``handover("saving")`` with a manifest, and the ``test_fresh_*`` tests (marked
+``fresh("saving")``) reload them in the fresh job: a new process the trusted side starts
+after the grading job, on a copy of those files, in which no notebook cell ran. Their
+inputs (and the checkpoint test's data and starting weights) are drawn there from their
+own ``rng``, so nothing the grading job computed can stand in for the reloaded files:
 
 * the weights file is loaded into a model that the grader rebuilds from the architecture's
   JSON (``model.to_json()``, written by the grader);
 * the SavedModel is loaded with ``tf.saved_model.load`` and called through ``serve``
-  BEFORE any student module is imported, which proves it is self-contained;
+  (``test_fresh_export`` runs before ``test_fresh_keras_file``, which is the only test that
+  imports a student module, and a SavedModel needs no Python class anyway);
 * the ``.keras`` file is loaded with ``keras.models.load_model`` after importing the module
-  that defines the student's ``ScaledDense``, the way a Keras user would. The notebook
-  writes that module (``saving_layers.py``) into its work folder, and the grader finds it
-  through ``ScaledDense.__module__``. No ``custom_objects`` are passed, so the class must be
-  registered with ``@keras.saving.register_keras_serializable``. A class that is defined
-  only in the notebook (module ``__main__``) cannot be found there, which is the point;
+  that defines the student's ``ScaledDense`` (handed over beside the file), the way a Keras
+  user would. The notebook writes that module (``saving_layers.py``) into its work folder,
+  and the grader finds it through ``ScaledDense.__module__``. No ``custom_objects`` are
+  passed, so the class must be registered with
+  ``@keras.saving.register_keras_serializable``. A class that is defined only in the
+  notebook (module ``__main__``) cannot be found there, which is the point;
 * the checkpoints are restored into a new model with other weights and a new Adam, using
   ``tf.train.Checkpoint(step=..., model=..., optimizer=...)`` (the names the notebook asks
   for), and training continues with the grader's copy of ``train_step`` until
   ``total_steps``.
 
 The reloaded outputs and final weights are recorded and compared with the reference's to
-1e-6. A part whose files were not written, or whose reload raised in the fresh process,
-fails its ``test_fresh_*`` test with the error from the fresh process.
+1e-6. A part whose files were not written (or were refused by the trusted side), or whose
+reload raised in the fresh job, fails its ``test_fresh_*`` test with that reason.
 
 Resume check. Training is full-batch and deterministic (op determinism is on), so a run that
 stops after ``k`` steps, is restored from its newest checkpoint (step ``save_every *
@@ -38,18 +42,18 @@ weights of an uninterrupted run. On the reference solution the difference is exa
 test records the final weights and this difference (atol 1e-6). Without Adam's state in the
 checkpoint the difference is about 1e-2 to 1e-1.
 
-Calibration: no thresholds. The whole file takes about 3 s in the grading process plus one
-fresh process. That process is the runtime's spare interpreter (``fresh_python``), forked
-with TensorFlow already imported before any notebook cell ran, so it pays no TensorFlow
-import; the fresh tests keep a 200 s limit for the fallback (a real interpreter, 5 to 30 s
-of import on a loaded 2-core machine) used when a notebook killed the spare.
+Calibration: no thresholds. The whole file takes about 3 s in the grading job; the fresh
+job (warm: TensorFlow already imported) a few seconds more. The fresh tests keep a 200 s
+limit for cold workers, which import TensorFlow in every job.
 
 Questions and points (they equal the notebook's question cells):
     weights 4, keras_file 5, export 3, checkpoints 6.
 """
 
+import importlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -62,10 +66,10 @@ TOL = {"rtol": 1e-6, "atol": 1e-6}
 LEARNING_RATE = 0.05
 FRESH_TIMEOUT = 200
 
-# Files saved by the tests of this module, reloaded together by the fresh-process tests.
-_WORK = tempfile.mkdtemp(prefix="grader09-")
+HANDOVER = "saving"  # the hand-over folder the fresh tests reload (their markers name it too)
+MANIFEST = "manifest.json"
+# What the grading job saved, per part (paths relative to the hand-over folder).
 _PARTS = {}
-_FRESH = {}
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -113,16 +117,25 @@ def _flat(weights):
     return np.concatenate([np.asarray(w, dtype=np.float32).ravel() for w in weights])
 
 
-def _folder(name):
-    path = os.path.join(_WORK, name)
+def _folder(handover, name):
+    """A sub-folder of the hand-over; returns (its path, the hand-over root)."""
+    root = handover(HANDOVER)
+    path = os.path.join(root, name)
     os.makedirs(path, exist_ok=True)
-    return path
+    return path, root
 
 
-def _save_arrays(name, **arrays):
-    path = os.path.join(_WORK, name + ".npz")
-    np.savez(path, **{k: np.asarray(v) for k, v in arrays.items()})
-    return path
+def _register(root, name, **spec):
+    """Record a saved part in the hand-over's manifest (rewritten after every part)."""
+    _PARTS[name] = spec
+    with open(os.path.join(root, MANIFEST), "w") as fh:
+        json.dump(_PARTS, fh)
+
+
+def _relative(root, path):
+    """``path`` relative to the hand-over root, or None when it lies outside it."""
+    rel = os.path.relpath(os.path.realpath(str(path)), os.path.realpath(root))
+    return None if rel == ".." or rel.startswith(("../", "/")) else rel
 
 
 def _scaled_model(student, rng):
@@ -149,126 +162,47 @@ def _module_dir(cls):
     return os.path.dirname(os.path.abspath(path)), cls.__module__
 
 
-# -- the fresh process -------------------------------------------------------------------------
-_FRESH_SCRIPT = r"""
-import importlib, json, os, sys
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import numpy as np
-import tensorflow as tf
-import keras
-
-tf.config.experimental.enable_op_determinism()
-manifest_path = sys.argv[1]
-with open(manifest_path) as fh:
-    manifest = json.load(fh)
-results, errors = {}, {}
-
-
-def run(name, reload):
-    spec = manifest.get(name)
-    if spec is None:
-        return
+# -- reloading in the fresh job (helpers) --------------------------------------------------------
+def _saved(handed_over, name, saved_by):
+    """(hand-over root, manifest entry) of one part; raises with the reason when it is missing."""
+    root = handed_over(HANDOVER)
     try:
-        for key, value in reload(spec).items():
-            results[name + "/" + key] = np.asarray(value)
-    except BaseException as exc:  # report the reload's error to the test
+        with open(os.path.join(root, MANIFEST)) as fh:
+            spec = json.load(fh).get(name)
+    except (OSError, ValueError, AttributeError):
+        spec = None
+    if not isinstance(spec, dict):
+        raise RuntimeError(f"nothing to reload: {saved_by} did not get as far as saving")
+    return root, spec
+
+
+def _inside(root, rel, what):
+    """The handed-over file or folder ``rel`` (relative, inside the hand-over) as a path."""
+    if not isinstance(rel, str) or os.path.isabs(rel) or os.path.normpath(rel).startswith(".."):
+        raise RuntimeError(f"{what} was not saved inside the folder or path it was given")
+    path = os.path.join(root, os.path.normpath(rel))
+    if not os.path.exists(path):
+        raise RuntimeError(f"{what} was not saved where it was asked to be")
+    return path
+
+
+def _size(spec, key):
+    value = int(spec[key])
+    if not 0 < value < 100:
+        raise RuntimeError("the saved sizes are not the ones the grader chose")
+    return value
+
+
+def _reload(saved_by, reload):
+    """Run a reload; its error, condensed, becomes the test's message."""
+    try:
+        return reload()
+    except Exception as exc:  # the student's files failed to load: say why
         text = " ".join(f"{type(exc).__name__}: {exc}".split())
         # Keras buries the useful sentence ("Could not locate class ...") in a long message.
         found = text.find("Could not locate class")
-        errors[name] = (text[found:] if found >= 0 else text)[:380]
-
-
-def export(spec):
-    # First, before any student module is imported: a SavedModel needs no Python classes.
-    data = np.load(spec["data"])
-    loaded = tf.saved_model.load(spec["directory"])
-    return {"outputs": loaded.serve(tf.constant(data["x"])).numpy()}
-
-
-def weights(spec):
-    data = np.load(spec["data"])
-    with open(spec["config"]) as fh:
-        model = keras.models.model_from_json(fh.read())
-    model.load_weights(spec["weights_file"])
-    return {"outputs": model(tf.constant(data["x"])).numpy()}
-
-
-def checkpoint(spec):
-    data = np.load(spec["data"])
-    with open(spec["config"]) as fh:
-        model = keras.models.model_from_json(fh.read())
-    model.set_weights([data[f"other_{i}"] for i in range(spec["n_weights"])])
-    optimizer = keras.optimizers.Adam(spec["learning_rate"])
-    ckpt = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), model=model,
-                               optimizer=optimizer)
-    latest = tf.train.latest_checkpoint(spec["directory"])
-    if latest is None:
-        raise FileNotFoundError("no checkpoint in the folder train_with_checkpoints wrote")
-    ckpt.restore(latest)
-    x, y = tf.constant(data["x"]), tf.constant(data["y"])
-    while int(ckpt.step) < spec["total_steps"]:
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        ckpt.step.assign_add(1)
-    return {f"w{i}": w for i, w in enumerate(model.get_weights())}
-
-
-def keras_file(spec):
-    data = np.load(spec["data"])
-    if spec["module_dir"]:
-        sys.path.insert(0, spec["module_dir"])
-        importlib.import_module(spec["module"])
-    model = keras.models.load_model(spec["path"])
-    return {"outputs": np.asarray(model(tf.constant(data["x"])))}
-
-
-run("export", export)
-run("weights", weights)
-run("checkpoint", checkpoint)
-run("keras_file", keras_file)
-out = os.path.dirname(manifest_path)
-np.savez(os.path.join(out, "fresh_results.npz"), **results)
-with open(os.path.join(out, "fresh_errors.json"), "w") as fh:
-    json.dump(errors, fh)
-"""
-
-
-def _fresh_results(fresh_python):
-    """Reload every saved part in one new Python process (once); returns (arrays, errors)."""
-    if "results" not in _FRESH:
-        folder = _folder("fresh")
-        manifest = os.path.join(folder, "manifest.json")
-        with open(manifest, "w") as fh:
-            json.dump(_PARTS, fh)
-        done = fresh_python(_FRESH_SCRIPT, [manifest], cwd=folder, timeout=FRESH_TIMEOUT - 20)
-        results_file = os.path.join(folder, "fresh_results.npz")
-        if done.returncode != 0 or not os.path.exists(results_file):
-            _FRESH["crash"] = (
-                f"the fresh Python process crashed (exit {done.returncode}): {done.stderr[-600:]}"
-            )
-            _FRESH["results"] = {}
-            _FRESH["errors"] = {}
-        else:
-            with np.load(results_file) as arrays:
-                _FRESH["results"] = {key: arrays[key] for key in arrays.files}
-            with open(os.path.join(folder, "fresh_errors.json")) as fh:
-                _FRESH["errors"] = json.load(fh)
-    return _FRESH["results"], _FRESH["errors"]
-
-
-def _fresh_part(fresh_python, name, saved_by):
-    """The fresh process's arrays for one part; raises with the reason when it has none."""
-    if name not in _PARTS:
-        raise RuntimeError(f"nothing to reload: {saved_by} did not get as far as saving")
-    results, errors = _fresh_results(fresh_python)
-    if "crash" in _FRESH:
-        raise RuntimeError(_FRESH["crash"])
-    if name in errors:
-        raise RuntimeError(f"reloading in a fresh Python process failed: {errors[name]}")
-    prefix = name + "/"
-    return {key[len(prefix) :]: value for key, value in results.items() if key.startswith(prefix)}
+        text = (text[found:] if found >= 0 else text)[:380]
+        raise RuntimeError(f"reloading in a fresh Python process failed: {text}") from None
 
 
 # -- Part 1: architecture and weights ----------------------------------------------------------
@@ -295,21 +229,19 @@ def test_copy_is_independent(student, rng, expect):
 
 @pytest.mark.question("weights")
 @pytest.mark.points(1)
-def test_save_and_restore_weights(student, rng, expect):
+def test_save_and_restore_weights(student, rng, expect, handover):
     model = _mlp(*_distinct_sizes(rng, 3))
     _randomize(model, rng)
     x = _floats(rng, (_batch(rng), model.input_shape[-1]))
-    folder = _folder("weights")
+    folder, root = _folder(handover, "weights")
     config = os.path.join(folder, "architecture.json")
     with open(config, "w") as fh:
         fh.write(model.to_json())
     stem = os.path.join(folder, f"mlp_{int(rng.integers(100, 1000))}")
     restored, weights_file = student.save_and_restore_weights(model, stem)
-    _PARTS["weights"] = {
-        "config": config,
-        "weights_file": str(weights_file),
-        "data": _save_arrays("weights_inputs", x=x),
-    }
+    _register(
+        root, "weights", config=_relative(root, config), weights_file=_relative(root, weights_file)
+    )
     expect("restored_outputs", restored(x), **TOL)
     _randomize(model, rng)  # the restored model must hold its own weights
     expect("restored_after_original_changed", restored(x), **TOL)
@@ -361,17 +293,17 @@ def test_scaled_dense_config(student, rng, expect):
 
 @pytest.mark.question("keras_file")
 @pytest.mark.points(1)
-def test_load_model_file(student, rng, expect):
+def test_load_model_file(student, rng, expect, handover):
     model, x = _scaled_model(student, rng)
-    path = os.path.join(_folder("keras_file"), f"scaled_{int(rng.integers(100, 1000))}.keras")
+    folder, root = _folder(handover, "keras_file")
+    path = os.path.join(folder, f"scaled_{int(rng.integers(100, 1000))}.keras")
     module_dir, module = _module_dir(student.ScaledDense)
-    _PARTS["keras_file"] = {
-        "path": path,
-        "module_dir": module_dir,
-        "module": module,
-        "data": _save_arrays("keras_file_inputs", x=x),
-    }
+    if module_dir and "." not in module:  # hand the module over beside the file
+        source = os.path.join(module_dir, module + ".py")
+        if os.path.isfile(source):
+            shutil.copyfile(source, os.path.join(folder, module + ".py"))
     student.save_model_file(model, path)
+    _register(root, "keras_file", path=_relative(root, path), module=module)
     loaded = student.load_model_file(path)
     expect("loaded_outputs", np.asarray(loaded(x)), **TOL)
 
@@ -381,22 +313,23 @@ def test_load_model_file(student, rng, expect):
 @pytest.mark.points(1)
 def test_serve_saved_model(student, rng, expect):
     model, x = _scaled_model(student, rng)
-    directory = os.path.join(_folder("export_trusted"), "served")
+    directory = os.path.join(tempfile.mkdtemp(prefix="grader09-"), "served")
     model.export(directory, verbose=False)  # a trusted export: this test grades the loading
     expect("served", student.serve_saved_model(directory, x), check_type=True, **TOL)
 
 
 @pytest.mark.question("export")
 @pytest.mark.points(1)
-def test_export_for_serving(student, rng, expect):
+def test_export_for_serving(student, rng, expect, handover):
     """The student's export, loaded with a trusted ``tf.saved_model.load``.
 
     ``test_fresh_export`` loads it again in a fresh process.
     """
     model, x = _scaled_model(student, rng)
-    directory = os.path.join(_folder("export"), f"served_{int(rng.integers(100, 1000))}")
-    _PARTS["export"] = {"directory": directory, "data": _save_arrays("export_inputs", x=x)}
+    folder, root = _folder(handover, "export")
+    directory = os.path.join(folder, f"served_{int(rng.integers(100, 1000))}")
     student.export_for_serving(model, directory)
+    _register(root, "export", directory=_relative(root, directory), features=int(x.shape[-1]))
     loaded = tf.saved_model.load(directory)  # keep a reference while serving
     expect("served", loaded.serve(x), **TOL)
 
@@ -417,7 +350,7 @@ def test_checkpoint_manager(student, rng, expect):
     max_to_keep = int(rng.integers(2, 5))
     model = _mlp(*sizes)
     _randomize(model, rng)
-    directory = _folder("checkpoints_kept")
+    directory = tempfile.mkdtemp(prefix="grader09-checkpoints-")
     manager = student.train_with_checkpoints(
         model,
         keras.optimizers.Adam(LEARNING_RATE),
@@ -440,7 +373,7 @@ def test_checkpoint_manager(student, rng, expect):
 
 @pytest.mark.question("checkpoints")
 @pytest.mark.points(2)
-def test_resume_training(student, rng, expect):
+def test_resume_training(student, rng, expect, handover):
     sizes, x, y = _regression(rng)
     total = int(rng.integers(14, 20))
     save_every = int(rng.integers(3, 5))
@@ -456,22 +389,23 @@ def test_resume_training(student, rng, expect):
     for _ in range(total):
         _train_step(straight, optimizer, x, y)
 
-    directory = _folder("checkpoints_resume")
+    folder, root = _folder(handover, "checkpoint")
+    directory = os.path.join(folder, "checkpoints")
+    os.makedirs(directory)
     student.train_with_checkpoints(
         start, keras.optimizers.Adam(LEARNING_RATE), x, y, stop, directory, save_every, 2
     )
-    _PARTS["checkpoint"] = {
-        "config": os.path.join(_WORK, "resume_architecture.json"),
-        "directory": directory,
-        "n_weights": len(initial),
-        "learning_rate": LEARNING_RATE,
-        "total_steps": total,
-        "data": _save_arrays(
-            "checkpoint_data", x=x, y=y, **{f"other_{i}": w for i, w in enumerate(other)}
-        ),
-    }
-    with open(_PARTS["checkpoint"]["config"], "w") as fh:
+    config = os.path.join(folder, "architecture.json")
+    with open(config, "w") as fh:
         fh.write(start.to_json())
+    _register(
+        root,
+        "checkpoint",
+        config=_relative(root, config),
+        directory=_relative(root, directory),
+        total_steps=total,
+        samples=int(x.shape[0]),
+    )
 
     resumed = _mlp(*sizes)
     resumed.set_weights(other)  # as after a restart: other weights, a new optimizer
@@ -487,34 +421,85 @@ def test_resume_training(student, rng, expect):
     expect("gap_to_uninterrupted", gap, rtol=0, atol=1e-6)
 
 
-# -- reloading in a fresh process (keep these last: they reload what the tests above saved) ---
-@pytest.mark.question("weights")
-@pytest.mark.points(1)
-@pytest.mark.timeout(FRESH_TIMEOUT)
-def test_fresh_weights_file(expect, fresh_python):
-    part = _fresh_part(fresh_python, "weights", "save_and_restore_weights")
-    expect("fresh_outputs", part["outputs"], **TOL)
-
-
-@pytest.mark.question("keras_file")
-@pytest.mark.points(2)
-@pytest.mark.timeout(FRESH_TIMEOUT)
-def test_fresh_keras_file(expect, fresh_python):
-    part = _fresh_part(fresh_python, "keras_file", "save_model_file")
-    expect("fresh_outputs", part["outputs"], **TOL)
-
-
+# -- reloading in the fresh job (no notebook cell ran there) -------------------------------------
 @pytest.mark.question("export")
 @pytest.mark.points(1)
 @pytest.mark.timeout(FRESH_TIMEOUT)
-def test_fresh_export(expect, fresh_python):
-    part = _fresh_part(fresh_python, "export", "export_for_serving")
-    expect("fresh_outputs", part["outputs"], **TOL)
+@pytest.mark.fresh("saving")  # literal: read statically
+def test_fresh_export(rng, expect, handed_over):
+    root, spec = _saved(handed_over, "export", "export_for_serving")
+    directory = _inside(root, spec.get("directory"), "the SavedModel")
+    x = _floats(rng, (_batch(rng), _size(spec, "features")))
+    loaded = _reload("export_for_serving", lambda: tf.saved_model.load(directory))
+    expect("fresh_outputs", _reload("export_for_serving", lambda: loaded.serve(x)), **TOL)
+
+
+@pytest.mark.question("weights")
+@pytest.mark.points(1)
+@pytest.mark.timeout(FRESH_TIMEOUT)
+@pytest.mark.fresh("saving")  # literal: read statically
+def test_fresh_weights_file(rng, expect, handed_over):
+    root, spec = _saved(handed_over, "weights", "save_and_restore_weights")
+    config = _inside(root, spec.get("config"), "the architecture")
+    weights_file = _inside(root, spec.get("weights_file"), "the weights file")
+
+    def reload():
+        with open(config) as fh:
+            model = keras.models.model_from_json(fh.read())
+        model.load_weights(weights_file)
+        return model
+
+    model = _reload("save_and_restore_weights", reload)
+    x = _floats(rng, (_batch(rng), int(model.input_shape[-1])))
+    expect("fresh_outputs", model(x), **TOL)
 
 
 @pytest.mark.question("checkpoints")
 @pytest.mark.points(2)
 @pytest.mark.timeout(FRESH_TIMEOUT)
-def test_fresh_checkpoint(expect, fresh_python):
-    part = _fresh_part(fresh_python, "checkpoint", "train_with_checkpoints")
-    expect("fresh_final_weights", _flat([part[f"w{i}"] for i in range(len(part))]), **TOL)
+@pytest.mark.fresh("saving")  # literal: read statically
+def test_fresh_checkpoint(rng, expect, handed_over):
+    root, spec = _saved(handed_over, "checkpoint", "train_with_checkpoints")
+    config = _inside(root, spec.get("config"), "the architecture")
+    directory = _inside(root, spec.get("directory"), "the checkpoints")
+    total, samples = _size(spec, "total_steps"), _size(spec, "samples")
+    with open(config) as fh:
+        model = keras.models.model_from_json(fh.read())
+    model.set_weights([(rng.normal(size=w.shape) * 0.5).astype(np.float32) for w in model.weights])
+    x = _floats(rng, (samples, int(model.input_shape[-1])))
+    y = _floats(rng, (samples, int(model.output_shape[-1])))
+    optimizer = keras.optimizers.Adam(LEARNING_RATE)
+    ckpt = tf.train.Checkpoint(
+        step=tf.Variable(0, dtype=tf.int64), model=model, optimizer=optimizer
+    )
+    latest = tf.train.latest_checkpoint(directory)
+    if latest is None:
+        raise RuntimeError(
+            "nothing to reload: no checkpoint in the folder train_with_checkpoints wrote"
+        )
+    _reload("train_with_checkpoints", lambda: ckpt.restore(latest))
+    while int(ckpt.step) < total:
+        _train_step(model, optimizer, x, y)
+        ckpt.step.assign_add(1)
+    expect("fresh_final_weights", _flat(model.get_weights()), **TOL)
+
+
+@pytest.mark.question("keras_file")
+@pytest.mark.points(2)
+@pytest.mark.timeout(FRESH_TIMEOUT)
+@pytest.mark.fresh("saving")  # literal: read statically
+def test_fresh_keras_file(rng, expect, handed_over):
+    """Keep this after ``test_fresh_export``: it is the one test that imports student code."""
+    root, spec = _saved(handed_over, "keras_file", "save_model_file")
+    path = _inside(root, spec.get("path"), "the .keras file")
+    module = spec.get("module")
+
+    def reload():
+        if isinstance(module, str) and module.isidentifier():
+            sys.path.insert(0, os.path.dirname(path))
+            importlib.import_module(module)
+        return keras.models.load_model(path)
+
+    model = _reload("save_model_file", reload)
+    x = _floats(rng, (_batch(rng), int(model.input_shape[-1])))
+    expect("fresh_outputs", np.asarray(model(x)), **TOL)
