@@ -127,6 +127,7 @@ class WarmWorker:
         self.isolation = "bwrap+fork" if use_bwrap else "subprocess+fork"
         self.group: PidsCgroup | None = None
         self._tail: _Tail | None = None
+        self.stalled = False
 
     def _command(self, info_fd: int) -> tuple[list[str], dict[str, str] | None]:
         if self.use_bwrap:
@@ -182,15 +183,44 @@ class WarmWorker:
         """The last bytes the worker's sandbox wrote to stderr (for instructors)."""
         return self._tail.text() if self._tail is not None else ""
 
+    def _zygote_pid(self) -> int | None:
+        """The zygote's host pid: the child of the sandbox's pid 1 (or the process itself)."""
+        if self.init_pid is None:
+            return self.proc.pid if self.proc is not None else None
+        try:
+            path = f"/proc/{self.init_pid}/task/{self.init_pid}/children"
+            with open(path) as fh:
+                return int(fh.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _stalled(self) -> bool:
+        """Whether the zygote is stopped or gone (it would never answer)."""
+        pid = self._zygote_pid()
+        if pid is None:
+            return True
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        return state in {"T", "t", "Z", "X"}
+
     def _readline(self, timeout: float) -> str | None:
+        """One line from the zygote; ``None`` on timeout, EOF or a stopped zygote."""
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
         data = b""
         while not data.endswith(b"\n"):
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0:
                 return None
+            if not select.select([fd], [], [], min(left, 1.0))[0]:
+                if self._stalled():
+                    self.stalled = True
+                    return None
+                continue
             chunk = os.read(fd, 1)
             if not chunk:
                 return None
@@ -246,6 +276,7 @@ class WarmWorker:
             log.warning("warm worker did not take a job within %g s; replacing it", ACK_TIMEOUT)
             self.stop()
             return None
+        self.stalled = False
         answer = self._readline(max(1.0, limits.job_timeout - (time.monotonic() - began)))
         if answer is not None and answer.startswith(f"done {job_id} "):
             try:
@@ -253,7 +284,11 @@ class WarmWorker:
             except ValueError:
                 pass
         timed_out = answer is None and time.monotonic() - began >= limits.job_timeout - 1.0
+        stalled = self.stalled
         self.stop()  # a hung or dead worker is replaced on the next job
+        if stalled:
+            log.warning("warm worker's zygote stopped during a job; running the job again")
+            return None
         return None, timed_out
 
     def stop(self) -> None:
