@@ -1,7 +1,8 @@
 """The answer key: the reference solution run through the same grader with the same seed.
 
 Keys are cached on the trusted side by a digest of everything that produced them (the
-reference cells, the grader files, the runtime, the seed, the limits), so a batch pays for
+reference cells, the grader files, the runtime, the seed and how job seeds are derived
+from it, the limits), so a batch pays for
 the reference run once and a changed grader or solution is never graded with a stale key.
 """
 
@@ -25,6 +26,7 @@ from .heldout import labels_for
 from .jobs import job_note, run_job
 from .loader import CodeCell, prepare, question_points, read_notebook
 from .sandbox.base import RUNTIME_DIR, Sandbox
+from .seeds import DERIVATION as SEED_DERIVATION
 from .values import JobOutput, TestRecord, read_job_output
 
 KEY_FORMAT = "1"
@@ -48,7 +50,7 @@ def _digest(
     exercise: Exercise, sources: list[str], seed: int, select: Sequence[str] | None = None
 ) -> str:
     h = hashlib.sha256(
-        f"gradetape-key/{KEY_FORMAT}/{seed}/{exercise.limits}/"
+        f"gradetape-key/{KEY_FORMAT}/{seed}/{SEED_DERIVATION}/{exercise.limits}/"
         f"{exercise.datasets}/{HELDOUT_VERSION}/{sorted(select) if select else None}".encode()
     )
     for source in sources:

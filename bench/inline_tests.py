@@ -6,9 +6,9 @@ cell that
 
 * re-runs the cell's visible self-check (errors swallowed: in GradeTape it never scores),
 * runs the hidden grader's test functions of that question inline, against the notebook's
-  own globals, with the same per-test seeds as ``autograder/runtime/plugin.py``
-  (``seed_for(batch seed, "<file>::<test>")`` for the ``rng`` fixture and for Python's,
-  NumPy's and Keras's global seeds) and the same per-test time limit,
+  own globals, with the same per-test seeds as a GradeTape job (the seeds
+  ``autograder/seeds.py`` derives from the course seed, for the ``rng`` fixture and for
+  Python's, NumPy's and Keras's global seeds) and the same per-test time limit,
 * compares every value a test records with the answer key's value (embedded in the cell as
   base64 ``.npy``), with the key's tolerances and the rules of ``autograder/compare.py``,
 * ends with the points earned as the cell's value, which nbgrader takes as partial credit
@@ -31,17 +31,16 @@ from typing import Any
 import nbformat
 import numpy as np
 
+from autograder.seeds import job_seeds
+
 # The harness each inline cell defines and calls. It mirrors, in a self-contained way:
 #   autograder/runtime/plugin.py   seed_for, per-test seeding, timeout, expect()
 #   autograder/runtime/channel.py  kind_of, to_array, encode (str / None / numeric array)
 #   autograder/compare.py          Tolerance.from_record, compare_value, judge_test
 HARNESS = r'''
 def _gt_run_question(question, seed, files, tests, self_check, max_value_bytes):
-    import base64, contextlib, inspect, io, os, random, signal, sys, types, warnings, zlib
+    import base64, contextlib, inspect, io, os, random, signal, sys, types, warnings
     import numpy as np
-
-    def seed_for(test_key):
-        return (zlib.crc32(test_key.encode()) ^ (seed * 2654435761)) & 0x7FFFFFFF
 
     def kind_of(value):
         module = type(value).__module__ or ""
@@ -164,7 +163,7 @@ def _gt_run_question(question, seed, files, tests, self_check, max_value_bytes):
             for test in tests:
                 fname, _, fn_name = test["key"].partition("::")
                 fn = getattr(modules[fname], fn_name)
-                derived = seed_for(test["key"])
+                derived = int(test["seed"])
                 random.seed(derived)
                 np.random.seed(derived)
                 keras.utils.set_random_seed(derived)
@@ -315,18 +314,19 @@ def inline_source_notebook(exercise: Any, key: Any, seed: int) -> nbformat.Noteb
     _check_signatures(files)
     nb = nbformat.read(exercise.source_path, as_version=4)
     nb = copy.deepcopy(nb)
+    seeds = job_seeds(seed, exercise.name, exercise.grader_files())  # never the course seed
     seen = set()
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if not meta.get("grade") or cell.cell_type != "code":
             continue
         question = meta["grade_id"]
-        tests = key_tests_for(key, question)
+        tests = [{**t, "seed": seeds.tests[t["key"]]} for t in key_tests_for(key, question)]
         points = sum(t["points"] for t in tests)
         if abs(points - float(meta.get("points", 0))) > 1e-9:
             raise ValueError(f"{question}: cell points {meta.get('points')} != tests' {points}")
         cell.source = inline_cell_source(
-            question, seed, files, tests, str(cell.source), exercise.limits.max_value_mb << 20
+            question, seeds.notebook, files, tests, str(cell.source), exercise.limits.max_value_mb << 20
         )
         cell.outputs = []
         cell.execution_count = None

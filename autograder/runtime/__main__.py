@@ -39,7 +39,11 @@ def main(job_dir: str) -> int:
     from .spare import Spare
 
     channel = Channel(out_dir, int(job.get("max_value_bytes", 16 << 20)))
-    seed = int(job["seed"])
+    # Only derived seeds reach a job (the course seed stays on the trusted side).
+    if "notebook_seed" not in job:
+        raise ValueError("job.json has no notebook_seed: build jobs with autograder.jobs.write_job")
+    seed = int(job["notebook_seed"]) & 0x7FFFFFFF
+    test_seeds = {str(k): int(v) for k, v in dict(job.get("test_seeds") or {}).items()}
     if job.get("tensorflow", True):
         import keras
         import tensorflow as tf
@@ -47,14 +51,14 @@ def main(job_dir: str) -> int:
     # tensor, seed or student cell exists in this one.
     spare = Spare()
     if job.get("tensorflow", True):
-        keras.utils.set_random_seed(seed & 0x7FFFFFFF)
+        keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
     import random
 
     import numpy as np
 
     random.seed(seed)
-    np.random.seed(seed & 0x7FFFFFFF)
+    np.random.seed(seed)
     devices: list[str] = []
     tf32 = False
     if job.get("tensorflow", True):
@@ -79,7 +83,7 @@ def main(job_dir: str) -> int:
     channel.append(CELLS_FILE, {"event": "grading"})
     plugin = GraderPlugin(
         namespace,
-        seed,
+        test_seeds,
         channel,
         float(job["test_timeout"]),
         data_dir=os.path.join(job_dir, "in", "data"),
