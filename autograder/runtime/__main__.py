@@ -50,7 +50,12 @@ def main(job_dir: str) -> int:
     # A clean interpreter for graders that need a fresh process: forked now, before any
     # tensor, seed or student cell exists in this one.
     spare = Spare()
+    # The real tensor type, taken before any student code runs: ``expect(..., tensor=True)``
+    # compares ``type(value)`` with it (a student class cannot pass for it; ``isinstance``
+    # and ``__module__`` can be faked).
+    tensor_types: tuple[type, ...] = ()
     if job.get("tensorflow", True):
+        tensor_types = (type(tf.constant(0.0)),)
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
     import random
@@ -88,6 +93,7 @@ def main(job_dir: str) -> int:
         float(job["test_timeout"]),
         data_dir=os.path.join(job_dir, "in", "data"),
         spare=spare,
+        tensor_types=tensor_types,
     )
     grader_dir = os.path.join(job_dir, "in", "grader")
     selected = [str(t) for t in job.get("select") or []]

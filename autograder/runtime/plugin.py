@@ -43,7 +43,7 @@ from .channel import TESTS_FILE, Channel
 from .spare import Spare
 
 #: Tolerance keywords ``expect`` accepts (the trusted side uses the reference's values).
-TOLERANCE_KEYS = frozenset({"rtol", "atol", "check_dtype", "check_type", "exact"})
+TOLERANCE_KEYS = frozenset({"rtol", "atol", "check_dtype", "tensor", "exact"})
 
 
 class MissingName(AttributeError):
@@ -129,6 +129,7 @@ class GraderPlugin:
         default_timeout: Seconds a test may run when it has no ``timeout`` marker.
         data_dir: The job's ``in/data`` folder of held-out dataset inputs.
         spare: The clean interpreter forked before the notebook ran, if any.
+        tensor_types: The genuine eager tensor type(s), taken before the notebook ran.
     """
 
     def __init__(
@@ -139,10 +140,12 @@ class GraderPlugin:
         default_timeout: float,
         data_dir: str = "",
         spare: Spare | None = None,
+        tensor_types: tuple[type, ...] = (),
     ) -> None:
         self.namespace = namespace
         self.data_dir = data_dir
         self.spare = spare
+        self.tensor_types = tensor_types
         self.test_seeds = dict(test_seeds)
         self.channel = channel
         self.default_timeout = default_timeout
@@ -178,10 +181,25 @@ class GraderPlugin:
         records = self._values.setdefault(key, [])
 
         def expect(name: str, value: Any, **tolerance: Any) -> None:
+            if "check_type" in tolerance:
+                raise TypeError(
+                    "expect(check_type=...) is gone (grader error): the type tag is reported by "
+                    "the student's process and can be faked. Use tensor=True to require a "
+                    "genuine tf.Tensor, or leave the type to dtype and shape."
+                )
             unknown = set(tolerance) - TOLERANCE_KEYS
             if unknown:
                 raise TypeError(f"expect() got unknown tolerance keys {sorted(unknown)}")
-            records.append({"name": str(name), "tol": tolerance, **self.channel.encode(value)})
+            # Exact type identity, not isinstance (a __class__ property fools isinstance).
+            genuine = type(value) in self.tensor_types
+            records.append(
+                {
+                    "name": str(name),
+                    "tol": tolerance,
+                    **self.channel.encode(value),
+                    "tensor": genuine,
+                }
+            )
 
         return expect
 
