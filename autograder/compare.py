@@ -30,8 +30,9 @@ class Tolerance:
         rtol: Relative tolerance for floating-point values.
         atol: Absolute tolerance for floating-point values.
         check_dtype: Whether the dtype must equal the key's.
-        tensor: Whether the value must be a genuine ``tf.Tensor`` (the grader's own check,
-            recorded as ``Value.tensor``; the reported type tag never decides).
+        tensor: Whether the value must be a genuine ``tf.Tensor`` exactly when the key's is
+            (the grader's own check, recorded as ``Value.tensor``; the reported type tag
+            never decides).
         exact: Require exact equality (default: exact for bool, integer and string values).
         labels: For predictions of a held-out dataset: the dataset whose kept labels score
             them (the value is then judged by accuracy, not compared with the key's).
@@ -91,7 +92,11 @@ def compare_value(name: str, student: Value | None, key: Value, tol: Tolerance) 
         return Verdict(False, f"{label}: no value was produced")
     if student.error:
         return Verdict(False, f"{label}: the result could not be read ({student.error})")
-    if tol.tensor and not student.tensor:
+    if tol.tensor and student.tensor != key.tensor:
+        # Symmetric, so a student's value can also be matched against a known-wrong
+        # variant's value that is not a tensor (see :mod:`autograder.misconceptions`).
+        if student.tensor:
+            return Verdict(False, f"{label}: expected a {key.kind}, received a tf.Tensor")
         got = "an object that only claims to be one" if student.kind == "tf.Tensor" else None
         return Verdict(
             False, f"{label}: expected a tf.Tensor, received {got or 'a ' + student.kind}"

@@ -151,6 +151,11 @@ def _check_reference(exercise: Exercise, output: JobOutput, note: str, seed: int
         if not test.question:
             problems.append(f"{test.test}: no question marker")
         for rec in test.values:
+            if rec.tolerance.get("tensor") is True and not rec.value.tensor:
+                problems.append(
+                    f"{test.test}: `{rec.name}` is recorded with tensor=True but the reference's "
+                    f"value is a {rec.value.kind}, not a tf.Tensor"
+                )
             if rec.value.error:
                 problems.append(
                     f"{test.test}: the value `{rec.name}` cannot be recorded ({rec.value.error});"

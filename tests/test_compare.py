@@ -53,12 +53,18 @@ def test_the_reported_type_tag_never_decides():
     assert compare_value("x", got, key, Tolerance()).ok
     # a student object may report any tag: only the grader's own check counts
     faked = Value(kind="tf.Tensor", array=np.asarray([1.0], "float32"), tensor=False)
-    v = compare_value("x", faked, key, Tolerance(tensor=True))
+    v = compare_value("x", faked, Value(kind="tf.Tensor", array=faked.array, tensor=True),
+                      Tolerance(tensor=True))
     assert not v.ok and "expected a tf.Tensor" in v.message and "claims" in v.message
-    v = compare_value("x", got, key, Tolerance(tensor=True))
+    tensor_key = Value(kind="tf.Tensor", array=np.asarray([1.0], "float32"), tensor=True)
+    v = compare_value("x", got, tensor_key, Tolerance(tensor=True))
     assert not v.ok and v.message == "`x`: expected a tf.Tensor, received a ndarray"
     genuine = Value(kind="whatever", array=np.asarray([1.0], "float32"), tensor=True)
-    assert compare_value("x", genuine, key, Tolerance(tensor=True)).ok
+    assert not compare_value("x", genuine, key, Tolerance(tensor=True)).ok  # key is no tensor
+    tensor_key = Value(kind="tf.Tensor", array=np.asarray([1.0], "float32"), tensor=True)
+    assert compare_value("x", genuine, tensor_key, Tolerance(tensor=True)).ok
+    # symmetric: a student's ndarray matches a known-wrong variant's ndarray
+    assert compare_value("x", got, key, Tolerance(tensor=True)).ok
 
 
 def test_check_type_is_not_a_tolerance_any_more():
