@@ -3,6 +3,11 @@
 No I/O and no state. Tolerances always come from the reference run; a student run only
 contributes values. Messages tell a student what is wrong without revealing an expected
 value (dtypes and type tags are shown; shapes and numbers of the key are not).
+
+The type tag a job reports (``Value.kind``) is certified by the student's own process, so
+it only ever appears in messages. What is judged here is the dtype and shape of the array
+that crossed, and, where a grader asks for a ``tf.Tensor`` (``tensor=True``), the grader's
+own type-identity check recorded beside the value.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ class Tolerance:
         rtol: Relative tolerance for floating-point values.
         atol: Absolute tolerance for floating-point values.
         check_dtype: Whether the dtype must equal the key's.
-        check_type: Whether the type tag (``tf.Tensor``, ``ndarray`` ...) must equal the key's.
+        tensor: Whether the value must be a genuine ``tf.Tensor`` exactly when the key's is
+            (the grader's own check, recorded as ``Value.tensor``; the reported type tag
+            never decides).
         exact: Require exact equality (default: exact for bool, integer and string values).
         labels: For predictions of a held-out dataset: the dataset whose kept labels score
             them (the value is then judged by accuracy, not compared with the key's).
@@ -36,7 +43,7 @@ class Tolerance:
     rtol: float = 1e-6
     atol: float = 0.0
     check_dtype: bool = True
-    check_type: bool = False
+    tensor: bool = False
     exact: bool | None = None
     labels: str = ""
     min_accuracy: float = 1.0
@@ -49,7 +56,7 @@ class Tolerance:
         for key in ("rtol", "atol"):
             if isinstance(raw.get(key), (int, float)) and raw[key] >= 0:
                 values[key] = float(raw[key])
-        for key in ("check_dtype", "check_type", "exact"):
+        for key in ("check_dtype", "tensor", "exact"):
             if isinstance(raw.get(key), bool):
                 values[key] = raw[key]
         if isinstance(raw.get("labels"), str) and raw["labels"]:
@@ -86,8 +93,15 @@ def compare_value(name: str, student: Value | None, key: Value, tol: Tolerance) 
         return Verdict(False, f"{label}: no value was produced")
     if student.error:
         return Verdict(False, f"{label}: the result could not be read ({student.error})")
-    if tol.check_type and student.kind != key.kind:
-        return Verdict(False, f"{label}: expected a {key.kind}, received a {student.kind}")
+    if tol.tensor and student.tensor != key.tensor:
+        # Symmetric, so a student's value can also be matched against a known-wrong
+        # variant's value that is not a tensor (see :mod:`autograder.misconceptions`).
+        if student.tensor:
+            return Verdict(False, f"{label}: expected a {key.kind}, received a tf.Tensor")
+        got = "an object that only claims to be one" if student.kind == "tf.Tensor" else None
+        return Verdict(
+            False, f"{label}: expected a tf.Tensor, received {got or 'a ' + student.kind}"
+        )
     if key.text is not None or student.text is not None:
         if key.text == student.text:
             return Verdict(True)

@@ -13,6 +13,7 @@ from .exercise import Exercise
 from .heldout import write_inputs
 from .loader import CodeCell
 from .sandbox.base import Sandbox, SandboxRun
+from .seeds import job_seeds
 from .settings import Limits
 from .values import JobOutput, read_job_dir
 
@@ -49,6 +50,9 @@ def write_job(
     the exercise declares (never their evaluation labels). ``select`` limits the run to
     those test ids (``"test_x.py::test_name"``); ``None`` runs every test. ``fresh`` makes
     it a fresh job, which runs only the tests marked ``fresh`` (see :mod:`autograder.fresh`).
+
+    ``seed`` is the course seed: it stays here. ``job.json`` receives only seeds derived
+    from it (:mod:`autograder.seeds`): ``notebook_seed`` and ``test_seeds``.
     """
     (job_dir / "in" / "grader").mkdir(parents=True)
     (job_dir / "out").mkdir()
@@ -57,7 +61,7 @@ def write_job(
     write_inputs(exercise.datasets, seed, job_dir / "in" / "data")
     spec = {
         "exercise": exercise.name,
-        "seed": seed,
+        **job_seeds(seed, exercise.name, exercise.grader_files()).as_json(),
         "cell_timeout": limits.cell_timeout,
         "test_timeout": limits.test_timeout,
         "output_limit": limits.output_chars,

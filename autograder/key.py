@@ -1,7 +1,8 @@
 """The answer key: the reference solution run through the same grader with the same seed.
 
 Keys are cached on the trusted side by a digest of everything that produced them (the
-reference cells, the grader files, the runtime, the seed, the limits), so a batch pays for
+reference cells, the grader files, the runtime, the seed and how job seeds are derived
+from it, the limits), so a batch pays for
 the reference run once and a changed grader or solution is never graded with a stale key.
 """
 
@@ -26,6 +27,7 @@ from .heldout import labels_for
 from .jobs import job_note
 from .loader import CodeCell, prepare, question_points, read_notebook
 from .sandbox.base import RUNTIME_DIR, Sandbox
+from .seeds import DERIVATION as SEED_DERIVATION
 from .values import JobOutput, TestRecord, read_job_output
 
 KEY_FORMAT = "2"
@@ -49,7 +51,7 @@ def _digest(
     exercise: Exercise, sources: list[str], seed: int, select: Sequence[str] | None = None
 ) -> str:
     h = hashlib.sha256(
-        f"gradetape-key/{KEY_FORMAT}/{FRESH_FORMAT}/{seed}/{exercise.limits}/"
+        f"gradetape-key/{KEY_FORMAT}/{FRESH_FORMAT}/{seed}/{SEED_DERIVATION}/{exercise.limits}/"
         f"{exercise.datasets}/{HELDOUT_VERSION}/{sorted(select) if select else None}".encode()
     )
     for source in sources:
@@ -165,6 +167,11 @@ def _check_reference(exercise: Exercise, output: JobOutput, note: str, seed: int
         if not test.question:
             problems.append(f"{test.test}: no question marker")
         for rec in test.values:
+            if rec.tolerance.get("tensor") is True and not rec.value.tensor:
+                problems.append(
+                    f"{test.test}: `{rec.name}` is recorded with tensor=True but the reference's "
+                    f"value is a {rec.value.kind}, not a tf.Tensor"
+                )
             if rec.value.error:
                 problems.append(
                     f"{test.test}: the value `{rec.name}` cannot be recorded ({rec.value.error});"

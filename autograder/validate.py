@@ -415,7 +415,8 @@ def _run(
         (job_dir / "in" / "grader").mkdir(parents=True)  # empty: no hidden test runs
         (job_dir / "out").mkdir()
         spec: dict[str, Any] = {
-            "seed": VALIDATE_SEED,
+            "notebook_seed": VALIDATE_SEED,
+            "test_seeds": {},
             "cell_timeout": limits.cell_timeout,
             "test_timeout": limits.test_timeout,
             "output_limit": limits.output_chars,

@@ -40,12 +40,18 @@ OUT_DIR = "out"
 
 @dataclass(frozen=True)
 class Value:
-    """One recorded value: a numeric array, a string, ``None``, or a conversion error."""
+    """One recorded value: a numeric array, a string, ``None``, or a conversion error.
+
+    ``kind`` (``"tf.Tensor"``, ``"ndarray"`` ...) is the type the job reported: text for
+    messages only, never for scoring. ``tensor`` is the grader's own check that the value
+    was a genuine eager tensor (``expect(..., tensor=True)`` requires it).
+    """
 
     kind: str
     array: np.ndarray | None = None
     text: str | None = None
     error: str = ""
+    tensor: bool = False
 
 
 @dataclass(frozen=True)
@@ -221,17 +227,18 @@ def _value(reader: _Reader | None, raw: Any, max_bytes: int) -> Value:
     if not isinstance(raw, dict):
         return Value(kind="?", error="malformed record")
     kind = safe_tag(raw.get("kind", "?"))
+    tensor = raw.get("tensor") is True
     if raw.get("error"):
-        return Value(kind=kind, error=short_error(raw["error"]))
+        return Value(kind=kind, error=short_error(raw["error"]), tensor=tensor)
     if "str" in raw:
-        return Value(kind=kind, text=str(raw["str"])[:10_000])
+        return Value(kind=kind, text=str(raw["str"])[:10_000], tensor=tensor)
     if "file" in raw and reader is not None:
         loaded = _load_array(reader, str(raw["file"]), max_bytes)
         if isinstance(loaded, str):
             reader.problems.append(f"{VALUES_DIR}/{str(raw['file'])[:40]}: {loaded}")
-            return Value(kind=kind, error=loaded)
-        return Value(kind=kind, array=loaded.array)
-    return Value(kind=kind)
+            return Value(kind=kind, error=loaded, tensor=tensor)
+        return Value(kind=kind, array=loaded.array, tensor=tensor)
+    return Value(kind=kind, tensor=tensor)
 
 
 def _float(raw: Any, default: float) -> float:

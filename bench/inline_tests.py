@@ -6,9 +6,9 @@ cell that
 
 * re-runs the cell's visible self-check (errors swallowed: in GradeTape it never scores),
 * runs the hidden grader's test functions of that question inline, against the notebook's
-  own globals, with the same per-test seeds as ``autograder/runtime/plugin.py``
-  (``seed_for(batch seed, "<file>::<test>")`` for the ``rng`` fixture and for Python's,
-  NumPy's and Keras's global seeds) and the same per-test time limit,
+  own globals, with the same per-test seeds as a GradeTape job (the seeds
+  ``autograder/seeds.py`` derives from the course seed, for the ``rng`` fixture and for
+  Python's, NumPy's and Keras's global seeds) and the same per-test time limit,
 * compares every value a test records with the answer key's value (embedded in the cell as
   base64 ``.npy``), with the key's tolerances and the rules of ``autograder/compare.py``,
 * ends with the points earned as the cell's value, which nbgrader takes as partial credit
@@ -31,17 +31,16 @@ from typing import Any
 import nbformat
 import numpy as np
 
+from autograder.seeds import job_seeds
+
 # The harness each inline cell defines and calls. It mirrors, in a self-contained way:
 #   autograder/runtime/plugin.py   seed_for, per-test seeding, timeout, expect()
 #   autograder/runtime/channel.py  kind_of, to_array, encode (str / None / numeric array)
 #   autograder/compare.py          Tolerance.from_record, compare_value, judge_test
 HARNESS = r'''
 def _gt_run_question(question, seed, files, tests, self_check, max_value_bytes):
-    import base64, contextlib, inspect, io, os, random, signal, sys, types, warnings, zlib
+    import base64, contextlib, inspect, io, os, random, signal, sys, types, warnings
     import numpy as np
-
-    def seed_for(test_key):
-        return (zlib.crc32(test_key.encode()) ^ (seed * 2654435761)) & 0x7FFFFFFF
 
     def kind_of(value):
         module = type(value).__module__ or ""
@@ -85,11 +84,11 @@ def _gt_run_question(question, seed, files, tests, self_check, max_value_bytes):
         return {"kind": kind, "text": None, "array": array, "error": ""}
 
     def tolerance(raw):
-        tol = {"rtol": 1e-6, "atol": 0.0, "check_dtype": True, "check_type": False, "exact": None}
+        tol = {"rtol": 1e-6, "atol": 0.0, "check_dtype": True, "tensor": False, "exact": None}
         for k in ("rtol", "atol"):
             if isinstance(raw.get(k), (int, float)) and raw[k] >= 0:
                 tol[k] = float(raw[k])
-        for k in ("check_dtype", "check_type", "exact"):
+        for k in ("check_dtype", "tensor", "exact"):
             if isinstance(raw.get(k), bool):
                 tol[k] = raw[k]
         return tol
@@ -98,8 +97,8 @@ def _gt_run_question(question, seed, files, tests, self_check, max_value_bytes):
         """One value against the key: None when it matches, else why not."""
         if got["error"]:
             return "could not be read: " + got["error"]
-        if tol["check_type"] and got["kind"] != want["kind"]:
-            return f"expected a {want['kind']}, received a {got['kind']}"
+        if tol["tensor"] and not got["tensor"]:
+            return f"expected a tf.Tensor, received a {got['kind']}"
         if want["text"] is not None or got["text"] is not None:
             return None if want["text"] == got["text"] else "the text differs"
         if want["array"] is None:
@@ -164,14 +163,15 @@ def _gt_run_question(question, seed, files, tests, self_check, max_value_bytes):
             for test in tests:
                 fname, _, fn_name = test["key"].partition("::")
                 fn = getattr(modules[fname], fn_name)
-                derived = seed_for(test["key"])
+                derived = int(test["seed"])
                 random.seed(derived)
                 np.random.seed(derived)
                 keras.utils.set_random_seed(derived)
                 recorded = {}
 
                 def expect(name, value, **tol):
-                    recorded.setdefault(str(name), encode(value))
+                    genuine = type(value) is type(tf.constant(0.0))
+                    recorded.setdefault(str(name), {**encode(value), "tensor": genuine})
 
                 fixtures = {
                     "student": Student(user_ns),
@@ -315,18 +315,19 @@ def inline_source_notebook(exercise: Any, key: Any, seed: int) -> nbformat.Noteb
     _check_signatures(files)
     nb = nbformat.read(exercise.source_path, as_version=4)
     nb = copy.deepcopy(nb)
+    seeds = job_seeds(seed, exercise.name, exercise.grader_files())  # never the course seed
     seen = set()
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if not meta.get("grade") or cell.cell_type != "code":
             continue
         question = meta["grade_id"]
-        tests = key_tests_for(key, question)
+        tests = [{**t, "seed": seeds.tests[t["key"]]} for t in key_tests_for(key, question)]
         points = sum(t["points"] for t in tests)
         if abs(points - float(meta.get("points", 0))) > 1e-9:
             raise ValueError(f"{question}: cell points {meta.get('points')} != tests' {points}")
         cell.source = inline_cell_source(
-            question, seed, files, tests, str(cell.source), exercise.limits.max_value_mb << 20
+            question, seeds.notebook, files, tests, str(cell.source), exercise.limits.max_value_mb << 20
         )
         cell.outputs = []
         cell.execution_count = None

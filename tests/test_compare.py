@@ -47,12 +47,29 @@ def test_broadcast_bug_shape_is_caught():
     assert not compare_value("d", got, key, Tolerance()).ok
 
 
-def test_type_checked_only_when_asked():
+def test_the_reported_type_tag_never_decides():
     key = arr([1.0], "float32", kind="tf.Tensor")
     got = arr([1.0], "float32", kind="ndarray")
     assert compare_value("x", got, key, Tolerance()).ok
-    v = compare_value("x", got, key, Tolerance(check_type=True))
-    assert not v.ok and "tf.Tensor" in v.message
+    # a student object may report any tag: only the grader's own check counts
+    faked = Value(kind="tf.Tensor", array=np.asarray([1.0], "float32"), tensor=False)
+    v = compare_value("x", faked, Value(kind="tf.Tensor", array=faked.array, tensor=True),
+                      Tolerance(tensor=True))
+    assert not v.ok and "expected a tf.Tensor" in v.message and "claims" in v.message
+    tensor_key = Value(kind="tf.Tensor", array=np.asarray([1.0], "float32"), tensor=True)
+    v = compare_value("x", got, tensor_key, Tolerance(tensor=True))
+    assert not v.ok and v.message == "`x`: expected a tf.Tensor, received a ndarray"
+    genuine = Value(kind="whatever", array=np.asarray([1.0], "float32"), tensor=True)
+    assert not compare_value("x", genuine, key, Tolerance(tensor=True)).ok  # key is no tensor
+    tensor_key = Value(kind="tf.Tensor", array=np.asarray([1.0], "float32"), tensor=True)
+    assert compare_value("x", genuine, tensor_key, Tolerance(tensor=True)).ok
+    # symmetric: a student's ndarray matches a known-wrong variant's ndarray
+    assert compare_value("x", got, key, Tolerance(tensor=True)).ok
+
+
+def test_check_type_is_not_a_tolerance_any_more():
+    assert Tolerance.from_record({"check_type": True}) == Tolerance()
+    assert Tolerance.from_record({"tensor": True}) == Tolerance(tensor=True)
 
 
 def test_integers_are_exact():
@@ -84,7 +101,7 @@ def test_missing_and_error_values_fail():
 
 
 def test_tolerance_from_record_ignores_malformed_entries():
-    tol = Tolerance.from_record({"rtol": "lots", "atol": -1, "check_type": 1, "exact": True})
+    tol = Tolerance.from_record({"rtol": "lots", "atol": -1, "tensor": 1, "exact": True})
     assert tol == Tolerance(exact=True)
     assert Tolerance.from_record({"rtol": 1e-3}).rtol == 1e-3
 

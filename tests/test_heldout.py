@@ -8,6 +8,7 @@ import pytest
 from autograder import heldout
 from autograder.compare import judge_test
 from autograder.sandbox import SubprocessSandbox
+from autograder.seeds import job_seeds
 from autograder.settings import Limits
 from autograder.values import read_job_output
 
@@ -91,7 +92,8 @@ def run(folder, cells):
     (job / "in" / "grader").mkdir(parents=True)
     (job / "out").mkdir()
     (job / "in" / "grader" / "test_g.py").write_text(GRADER)
-    spec = {"seed": 1, "cell_timeout": 20, "test_timeout": 20, "tensorflow": False,
+    spec = {**job_seeds(1, "job", [job / "in" / "grader" / "test_g.py"]).as_json(),
+            "cell_timeout": 20, "test_timeout": 20, "tensorflow": False,
             "cells": [{"index": 0, "cell_id": "c0", "source": cells}]}
     (job / "in" / "job.json").write_text(json.dumps(spec))
     heldout.write_inputs(["digits"], 1, job / "in" / "data")

@@ -39,3 +39,11 @@ def test_a_reference_value_that_cannot_be_recorded_breaks_the_key():
     with pytest.raises(GraderError, match="`weights` cannot be recorded"):
         _check_reference(ex, record(ragged), "", 1)
     _check_reference(ex, record(Recorded("w", Value("ndarray", array=np.ones(3)), {})), "", 1)
+
+
+def test_a_reference_value_that_is_not_the_tensor_it_requires_breaks_the_key():
+    ex = Exercise("x", "x.ipynb", HERE, HERE, HERE, Limits())
+    value = Value("ndarray", array=np.zeros(2))
+    with pytest.raises(GraderError, match="recorded with tensor=True but the reference's value is a ndarray"):
+        _check_reference(ex, record(Recorded("x", value, {"tensor": True})), "", 1)
+    _check_reference(ex, record(Recorded("x", Value("tf.Tensor", array=np.zeros(2), tensor=True), {"tensor": True})), "", 1)

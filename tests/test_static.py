@@ -125,3 +125,94 @@ def test_oversized_source_fails_checks():
 
 def test_honest_code_still_passes():
     assert _run([_CHECK], {"f_impl": "def f(x):\n    return 2 * x\n"}) == {}
+
+
+# -- dynamic lookups ----------------------------------------------------------------------------
+BACKPROP = ["GradientTape", "gradient"]
+
+
+def backprop(body):
+    """A manual backward pass whose body is ``body`` (indented into the function)."""
+    return "import tensorflow as tf\n\ndef relu_backward(x, up):\n" + "".join(
+        f"    {line}\n" for line in body.splitlines()
+    )
+
+
+DODGES = {
+    "getattr_built": 'T = getattr(tf, "Gradient" + "Tape")\nwith T() as t:\n    pass\nreturn up',
+    "getattr_variable": 'n = "GradientTape"\nwith getattr(tf, n)() as t:\n    pass\nreturn up',
+    "import_dunder": 'm = __import__("tensorflow")\nreturn up',
+    "importlib": 'import importlib\nm = importlib.import_module("tensor" + "flow")\nreturn up',
+    "eval": 'return eval("tf.Gradient" + "Tape")',
+    "exec": 'exec("y = 1")\nreturn up',
+    "compile": 'code = compile("1", "<s>", "eval")\nreturn up',
+    "vars": 'return vars(tf)["Gradient" + "Tape"]',
+    "vars_value": 'ns = vars(tf)\nreturn ns["x"]',
+    "globals_get": 'return globals().get("t" + "f")',
+    "dict": 'return tf.__dict__["Gradient" + "Tape"]',
+    "builtins": 'return __builtins__',
+    "getattribute": 'return object.__getattribute__(tf, "Gradient" + "Tape")',
+    "sys_modules": 'import sys\nreturn sys.modules["tensor" + "flow"]',
+    "getattr_alias": 'g = getattr\nreturn g(tf, "GradientTape")',
+}
+
+
+def test_every_dynamic_lookup_fails_a_static_check_and_says_why():
+    for name, body in DODGES.items():
+        fired = run_static_checks([check("relu_backward", BACKPROP)], {"impl": backprop(body)})
+        assert "t.py::test_x" in fired, name
+        assert "dynamic lookup" in fired["t.py::test_x"] and "line " in fired["t.py::test_x"], name
+
+
+def test_a_dynamic_lookup_in_a_helper_or_a_global_fails_the_check_too():
+    helper = 'import tensorflow as tf\n\ndef _t():\n    return getattr(tf, "Gradient" + "Tape")\n\n' \
+             "def relu_backward(x, up):\n    with _t()() as tape:\n        pass\n    return up\n"
+    assert "dynamic lookup" in run_static_checks([check("relu_backward", BACKPROP)], {"impl": helper})["t.py::test_x"]
+    global_alias = 'import tensorflow as tf\nT = getattr(tf, "Gradient" + "Tape")\n\n' \
+                   "def relu_backward(x, up):\n    with T() as tape:\n        pass\n    return up\n"
+    fired = run_static_checks([check("relu_backward", BACKPROP)], {"impl": global_alias})
+    assert "dynamic lookup" in fired["t.py::test_x"]
+    callback = 'def _t():\n    return eval("1")\n\ndef relu_backward(x, up):\n    return list(map(_t, up))\n'
+    assert "t.py::test_x" in run_static_checks([check("relu_backward", BACKPROP)], {"impl": callback})
+
+
+def test_aliases_and_literal_lookups_of_forbidden_names_fire():
+    sources = {
+        "global_alias": "import tensorflow as tf\nT = tf.GradientTape\n\ndef relu_backward(x, up):\n    return T()\n",
+        "from_import": "from tensorflow import GradientTape as T\n\ndef relu_backward(x, up):\n    return T()\n",
+        "literal_getattr": 'import tensorflow as tf\n\ndef relu_backward(x, up):\n    return getattr(tf, "GradientTape")()\n',
+        "literal_dict": 'import tensorflow as tf\n\ndef relu_backward(x, up):\n    return tf.__dict__["GradientTape"]()\n',
+    }
+    for name, source in sources.items():
+        fired = run_static_checks([check("relu_backward", BACKPROP)], {"impl": source})
+        assert fired == {"t.py::test_x": "`relu_backward` must not use GradientTape"}, name
+
+
+def test_honest_code_with_literal_lookups_and_unrelated_globals_passes():
+    source = (
+        "import numpy as np\nimport tensorflow as tf\nSCALE = [i for i in range(3)]\n\n"
+        "def relu_backward(x, up):\n    act = getattr(tf.nn, \"relu\")\n"
+        "    return tf.where(x > 0, up, 0.0) * SCALE[0] + 0 * act(x)\n"
+    )
+    checks = [check("relu_backward", [*BACKPROP, "for"])]
+    assert run_static_checks(checks, {"impl": source}) == {}
+    assert review_flags({"impl": source}) == []
+
+
+def test_dynamic_lookups_raise_review_flags_naming_the_line():
+    flags = review_flags({"impl": 'import tensorflow as tf\nx = 1\nT = getattr(tf, "Gradient" + "Tape")\n'})
+    assert flags == ["cell `impl` line 3: dynamic lookup (`getattr` with a computed name)"]
+    for name, body in DODGES.items():
+        assert any("dynamic lookup" in f for f in review_flags({"impl": backprop(body)})), name
+    # literal names, Keras' model.compile and re.compile are not dynamic lookups
+    honest = 'import re\nv = getattr(model, "units")\nmodel.compile(optimizer="adam")\nr = re.compile("a")\n'
+    assert review_flags({"impl": honest}) == []
+
+
+def test_patching_a_module_is_flagged():
+    flags = review_flags({"impl": "import tensorflow as tf\nclass Fake:\n    pass\ntf.Tensor = Fake\n"})
+    assert flags == ["cell `impl` line 4: patches a module (assigns `tf.Tensor`)"]
+
+
+def test_review_flags_survive_code_that_does_not_parse():
+    assert review_flags({"impl": "def (:\n", "deep": "x = " + "(" * 5000 + ")" * 5000}) == []

@@ -129,7 +129,7 @@ def test_self_checks_run_in_order_without_hidden_tests_or_secret_seed(monkeypatc
                            {"filled_impl": "def filled(s, v, d):\n    return 1\n"}, errors={})
     ids = [c["cell_id"] for c in box.job["cells"]]
     assert box.grader_files == []  # the hidden graders never enter a validation run
-    assert box.job["seed"] == validate_module.VALIDATE_SEED != settings.seed
+    assert box.job["notebook_seed"] == validate_module.VALIDATE_SEED != settings.seed
     assert ids.index("imports") < ids.index("helpers") < ids.index("filled_impl")
     assert ids.index("arange_matrix_impl") < ids.index("creation") < ids.index("scale_pixels_impl")
     assert set(QUESTIONS) <= set(ids)

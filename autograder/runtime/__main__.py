@@ -38,19 +38,28 @@ def main(job_dir: str) -> int:
     from .plugin import GraderPlugin
 
     channel = Channel(out_dir, int(job.get("max_value_bytes", 16 << 20)))
-    seed = int(job["seed"])
+    # Only derived seeds reach a job (the course seed stays on the trusted side).
+    if "notebook_seed" not in job:
+        raise ValueError("job.json has no notebook_seed: build jobs with autograder.jobs.write_job")
+    seed = int(job["notebook_seed"]) & 0x7FFFFFFF
+    test_seeds = {str(k): int(v) for k, v in dict(job.get("test_seeds") or {}).items()}
     if job.get("tensorflow", True):
         import keras
         import tensorflow as tf
+    # The real tensor type, taken before any student code runs: ``expect(..., tensor=True)``
+    # compares ``type(value)`` with it (a student class cannot pass for it; ``isinstance``
+    # and ``__module__`` can be faked).
+    tensor_types: tuple[type, ...] = ()
     if job.get("tensorflow", True):
-        keras.utils.set_random_seed(seed & 0x7FFFFFFF)
+        tensor_types = (type(tf.constant(0.0)),)
+        keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
     import random
 
     import numpy as np
 
     random.seed(seed)
-    np.random.seed(seed & 0x7FFFFFFF)
+    np.random.seed(seed)
     devices: list[str] = []
     tf32 = False
     if job.get("tensorflow", True):
@@ -74,13 +83,14 @@ def main(job_dir: str) -> int:
     channel.append(CELLS_FILE, {"event": "grading"})
     plugin = GraderPlugin(
         namespace,
-        seed,
+        test_seeds,
         channel,
         float(job["test_timeout"]),
         data_dir=os.path.join(job_dir, "in", "data"),
         handover_out=os.path.join(out_dir, "handover"),
         handover_in=os.path.join(job_dir, "in", "handover"),
         fresh=bool(job.get("fresh", False)),
+        tensor_types=tensor_types,
     )
     grader_dir = os.path.join(job_dir, "in", "grader")
     selected = [str(t) for t in job.get("select") or []]

@@ -3,7 +3,8 @@
 Fixtures:
     student: the namespace the executed notebook built (attribute access; a missing name
         fails only that test, with a message naming it).
-    rng: a NumPy ``Generator`` seeded from the batch seed and the test's id.
+    rng: a NumPy ``Generator`` seeded with the test's derived seed (from ``job.json``'s
+        ``test_seeds``; a parametrized case mixes in its parameter id).
     expect: ``expect(name, value, **tolerance)`` records a value for the trusted side.
     heldout: ``heldout(name)`` returns a held-out dataset's arrays (inputs; the labels of
         ``x_test`` stay on the trusted side).
@@ -20,6 +21,10 @@ after the grading job, with no notebook cell run, on the files handed over under
 
 Tests record values; they do not decide pass or fail. Whatever outcome pytest reports is
 only used to explain a failure to the student.
+
+Seeds: the job never holds the course seed. The trusted side derives one seed per test
+function (:mod:`autograder.seeds`); a test without one fails with a grader-author error
+rather than run under a seed anyone could guess.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import pytest
 from .channel import TESTS_FILE, Channel
 
 #: Tolerance keywords ``expect`` accepts (the trusted side uses the reference's values).
-TOLERANCE_KEYS = frozenset({"rtol", "atol", "check_dtype", "check_type", "exact"})
+TOLERANCE_KEYS = frozenset({"rtol", "atol", "check_dtype", "tensor", "exact"})
 #: Names of hand-over folders (the trusted side checks them again: autograder/fresh.py).
 HANDOVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: The trusted side's account of each hand-over, in the fresh job's ``in/``.
@@ -49,6 +54,10 @@ HANDOVER_REPORT = "handover.json"
 
 class MissingName(AttributeError):
     """Raised when a grader asks the student namespace for a name it does not define."""
+
+
+class MissingSeed(LookupError):
+    """Raised when a test has no derived seed in the job (a grader-author error)."""
 
 
 class TestTimeLimit(Exception):
@@ -89,8 +98,30 @@ class StudentNamespace:
 
 
 def seed_for(seed: int, test_key: str) -> int:
-    """Derive the 32-bit seed of one test from the batch seed and the test's id."""
+    """Mix a test id into a seed (used for the cases of a parametrized test function)."""
     return (zlib.crc32(test_key.encode()) ^ (seed * 2654435761)) & 0x7FFFFFFF
+
+
+def derived_seed(test_seeds: Mapping[str, int], key: str) -> int:
+    """The seed of the test ``key``, from the per-function seeds the trusted side derived.
+
+    A plain test uses its function's seed; a parametrized case ``"f.py::test_x[3-a]"``
+    mixes its parameter id into the seed of ``"f.py::test_x"`` with :func:`seed_for`.
+
+    Raises:
+        MissingSeed: If the function has no seed (the trusted side lists test functions
+            statically, so a test built at run time has none).
+    """
+    function = key.split("[", 1)[0]
+    if function not in test_seeds:
+        raise MissingSeed(
+            f"grader error: the job has no seed for {function!r}. Seeds are derived on the "
+            "trusted side for the test functions it finds in the grader files (a module-level "
+            "`def test_...` or a `def test_...` in a `class Test...`); define the test that "
+            "way instead of creating it at run time."
+        )
+    seed = int(test_seeds[function])
+    return seed_for(seed, key) if function != key else seed
 
 
 def test_key(item: pytest.Item) -> str:
@@ -111,7 +142,7 @@ class GraderPlugin:
 
     Args:
         namespace: The notebook's globals.
-        seed: The batch seed.
+        test_seeds: Test function id -> its derived seed (``job.json``'s ``test_seeds``).
         channel: Where records go.
         default_timeout: Seconds a test may run when it has no ``timeout`` marker.
         data_dir: The job's ``in/data`` folder of held-out dataset inputs.
@@ -119,25 +150,28 @@ class GraderPlugin:
         handover_in: The fresh job's ``in/handover`` folder (``handed_over`` fixture).
         fresh: Whether this is the fresh job (run only ``fresh`` tests) or the grading job
             (run every other test).
+        tensor_types: The genuine eager tensor type(s), taken before the notebook ran.
     """
 
     def __init__(
         self,
         namespace: Mapping[str, Any],
-        seed: int,
+        test_seeds: Mapping[str, int],
         channel: Channel,
         default_timeout: float,
         data_dir: str = "",
         handover_out: str = "",
         handover_in: str = "",
         fresh: bool = False,
+        tensor_types: tuple[type, ...] = (),
     ) -> None:
         self.namespace = namespace
         self.data_dir = data_dir
         self.handover_out = handover_out
         self.handover_in = handover_in
         self.fresh = fresh
-        self.seed = seed
+        self.tensor_types = tensor_types
+        self.test_seeds = dict(test_seeds)
         self.channel = channel
         self.default_timeout = default_timeout
         self._values: dict[str, list[dict[str, Any]]] = {}
@@ -172,8 +206,8 @@ class GraderPlugin:
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
-        """A NumPy generator seeded from the batch seed and this test's id."""
-        return np.random.default_rng(seed_for(self.seed, test_key(request.node)))
+        """A NumPy generator seeded with this test's derived seed."""
+        return np.random.default_rng(derived_seed(self.test_seeds, test_key(request.node)))
 
     @pytest.fixture
     def expect(self, request: pytest.FixtureRequest) -> Any:
@@ -182,10 +216,25 @@ class GraderPlugin:
         records = self._values.setdefault(key, [])
 
         def expect(name: str, value: Any, **tolerance: Any) -> None:
+            if "check_type" in tolerance:
+                raise TypeError(
+                    "expect(check_type=...) is gone (grader error): the type tag is reported by "
+                    "the student's process and can be faked. Use tensor=True to require a "
+                    "genuine tf.Tensor, or leave the type to dtype and shape."
+                )
             unknown = set(tolerance) - TOLERANCE_KEYS
             if unknown:
                 raise TypeError(f"expect() got unknown tolerance keys {sorted(unknown)}")
-            records.append({"name": str(name), "tol": tolerance, **self.channel.encode(value)})
+            # Exact type identity, not isinstance (a __class__ property fools isinstance).
+            genuine = type(value) in self.tensor_types
+            records.append(
+                {
+                    "name": str(name),
+                    "tol": tolerance,
+                    **self.channel.encode(value),
+                    "tensor": genuine,
+                }
+            )
 
         return expect
 
@@ -279,7 +328,7 @@ class GraderPlugin:
         """Seed Python, NumPy and (when loaded) TensorFlow identically in every run."""
         import random
 
-        derived = seed_for(self.seed, test_key(request.node))
+        derived = derived_seed(self.test_seeds, test_key(request.node))
         random.seed(derived)
         np.random.seed(derived)
         keras = sys.modules.get("keras")

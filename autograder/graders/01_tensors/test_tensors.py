@@ -4,7 +4,7 @@ Every input is drawn from ``rng``, so sizes change with the course seed and noth
 hard-coded. Shapes are odd and never square (every axis of an image batch has a different
 length), so axis mix-ups, transposes without ``perm`` and (N, N) accidents show. Tests only
 record values; the trusted side compares them with the reference solution's, including
-dtype and shape, and ``check_type=True`` requires a ``tf.Tensor`` where the notebook asks
+dtype and shape, and ``tensor=True`` requires a ``tf.Tensor`` where the notebook asks
 for one. Calibration: the whole file runs in about a second on the reference solution.
 
 Questions and points (they equal the notebook's question cells):
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-TOL = {"rtol": 1e-6, "check_type": True}
+TOL = {"rtol": 1e-6, "tensor": True}
 
 
 def _distinct_sizes(rng, count, low=2, high=10):

@@ -4,7 +4,7 @@ Every input is drawn from ``rng``, so sizes change with the course seed and noth
 hard-coded. Matrices are never square and N != M wherever two sizes meet, so a wrong
 reduction axis, a swapped (M, N) result or an (N, 1) - (N,) broadcast to (N, N) changes the
 shape or the values. Tests only record values; the trusted side compares them with the
-reference solution's, including dtype and shape, and ``check_type=True`` requires a
+reference solution's, including dtype and shape, and ``tensor=True`` requires a
 ``tf.Tensor``. Index arguments come as int64 (what ``tf.where``/``tf.argmax`` return) and as
 int32; masks include the empty, the full and the single-True case; scatter indices repeat.
 
@@ -30,8 +30,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-TOL = {"rtol": 1e-5, "atol": 1e-6, "check_type": True}
-EXACT = {"check_type": True}
+TOL = {"rtol": 1e-5, "atol": 1e-6, "tensor": True}
+EXACT = {"tensor": True}
 
 
 def _distinct_sizes(rng, count, low=2, high=10):
@@ -237,7 +237,7 @@ def test_class_totals(student, rng, expect):
         ),
         rtol=1e-5,
         atol=1e-5,
-        check_type=True,
+        tensor=True,
     )
     f = int(rng.integers(2, 5))
     matrix = rng.normal(size=(k, f))
@@ -248,7 +248,7 @@ def test_class_totals(student, rng, expect):
         ),
         rtol=1e-9,
         atol=1e-9,
-        check_type=True,
+        tensor=True,
     )
 
 
@@ -265,8 +265,8 @@ def test_replace_rows(student, rng, expect):
 
 
 # -- distances ---------------------------------------------------------------------------------
-DIST32 = {"rtol": 1e-4, "atol": 1e-4, "check_type": True}
-DIST64 = {"rtol": 1e-9, "atol": 1e-9, "check_type": True}
+DIST32 = {"rtol": 1e-4, "atol": 1e-4, "tensor": True}
+DIST64 = {"rtol": 1e-9, "atol": 1e-9, "tensor": True}
 
 
 @pytest.mark.question("distances")
@@ -288,7 +288,7 @@ def test_pairwise_distances_self(student, rng, expect):
     X = tf.constant(rng.normal(size=(n, d)) * 3 + offset, tf.float32)
     sq = student.pairwise_sq_distances(X, X)
     expect("negative_part", tf.reduce_max(tf.maximum(-sq, 0.0)), atol=0.0, rtol=0.0)
-    expect("distances", student.pairwise_distances(X, X), rtol=1e-4, atol=0.05, check_type=True)
+    expect("distances", student.pairwise_distances(X, X), rtol=1e-4, atol=0.05, tensor=True)
 
 
 @pytest.mark.question("distances")
@@ -310,8 +310,8 @@ def test_feature_stats(student, rng, expect):
     shift = rng.normal(size=d) * 10
     x = tf.constant(rng.normal(size=(n, d)) * scale + shift, tf.float32)
     mean, std = student.feature_stats(x)
-    expect("mean", mean, rtol=1e-4, atol=1e-4, check_type=True)
-    expect("std", std, rtol=1e-4, atol=1e-4, check_type=True)
+    expect("mean", mean, rtol=1e-4, atol=1e-4, tensor=True)
+    expect("std", std, rtol=1e-4, atol=1e-4, tensor=True)
     mean64, std64 = student.feature_stats(tf.cast(x, tf.float64)[: n - 1])
     expect("mean64", mean64, **DIST64)
     expect("std64", std64, **DIST64)
@@ -331,4 +331,4 @@ def test_standardize(student, rng, expect):
     test = rng.normal(size=(n_test, d)) * 3
     test[:, constant] = train[0, constant]
     result = student.standardize(tf.constant(test, tf.float32), tf.constant(mean), tf.constant(std))
-    expect("test_batch", result, rtol=1e-5, atol=1e-5, check_type=True)
+    expect("test_batch", result, rtol=1e-5, atol=1e-5, tensor=True)

@@ -315,7 +315,7 @@ def test_serve_saved_model(student, rng, expect):
     model, x = _scaled_model(student, rng)
     directory = os.path.join(tempfile.mkdtemp(prefix="grader09-"), "served")
     model.export(directory, verbose=False)  # a trusted export: this test grades the loading
-    expect("served", student.serve_saved_model(directory, x), check_type=True, **TOL)
+    expect("served", student.serve_saved_model(directory, x), tensor=True, **TOL)
 
 
 @pytest.mark.question("export")
