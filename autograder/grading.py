@@ -105,7 +105,7 @@ def grade_prepared(
         # The runtime never started: a worker problem, not the student's. Try once more.
         result = run_job(exercise, prepared.cells, seed, sandbox)
     note = job_note(result, exercise.limits)
-    labels = labels_for(exercise.datasets, seed)
+    labels = labels_for(exercise.datasets, seed, exercise.private_data)
     static = run_static_checks(exercise.static_checks, prepared.student_code)
     tests: list[TestResult] = []
     for test_id, want in key.tests.items():
