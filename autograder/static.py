@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .exercise import StaticCheck
+from .public_data import public_data_flags
 
 #: Patterns that suggest a notebook inspects or patches the grader, with a readable label.
 REVIEW_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -34,11 +35,6 @@ REVIEW_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\bctypes\b", "uses ctypes"),
     (r"/proc/|/job/", "reads process or job files"),
     (r"builtins\s*\.\s*\w+\s*=|__builtins__\s*\[", "replaces builtins"),
-    (
-        r"\bload_digits\b|\bfetch_openml\b|sklearn\s*\.\s*datasets|from\s+sklearn\s+import\s+datasets",
-        "loads a public dataset itself (held-out test inputs are digits: check that it does not "
-        "look their labels up)",
-    ),
 )
 
 
@@ -145,10 +141,11 @@ def run_static_checks(
 
 
 def review_flags(student_code: Mapping[str, str]) -> list[str]:
-    """Readable review flags for code that reaches into the grader."""
+    """Readable review flags for code that reaches into the grader or into public labels."""
     flags: list[str] = []
     for where, source in student_code.items():
         for pattern, label in REVIEW_PATTERNS:
             if re.search(pattern, source, flags=re.MULTILINE):
                 flags.append(f"cell `{where}` {label}")
+        flags.extend(f"cell `{where}` {label}" for label in public_data_flags(source))
     return sorted(set(flags))
