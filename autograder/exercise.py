@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .heldout import check_names
+from .heldout import FAMILIES, check_names
+from .private_data import PrivateSource, resolve_private
 from .settings import CourseSettings, Limits
 
 GRADER_FILE = "grader.toml"
@@ -59,6 +60,8 @@ class Exercise:
     static_checks: tuple[StaticCheck, ...] = ()
     datasets: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    private_data: dict[str, PrivateSource] = field(default_factory=dict)
+    """The course's private evaluation files its datasets use (empty: public digits)."""
 
     @property
     def notebook_id(self) -> str:
@@ -113,6 +116,7 @@ def load_exercise(settings: CourseSettings, name: str) -> Exercise:
         )
         for c in data.get("static", [])
     )
+    datasets = check_names(data.get("datasets", ()), str(config))
     return Exercise(
         name=name,
         notebook=notebook,
@@ -121,11 +125,33 @@ def load_exercise(settings: CourseSettings, name: str) -> Exercise:
         release_path=settings.exercises_dir / name / notebook,
         limits=settings.limits.updated(data.get("limits", {})),
         static_checks=checks,
-        datasets=check_names(data.get("datasets", ()), str(config)),
+        datasets=datasets,
         meta={
             k: v for k, v in data.items() if k not in {"static", "limits", "notebook", "datasets"}
         },
+        private_data=private_sources(settings, datasets),
     )
+
+
+def private_sources(
+    settings: CourseSettings, datasets: tuple[str, ...]
+) -> dict[str, PrivateSource]:
+    """The validated private files (``[heldout]``) of the families these datasets use.
+
+    Raises:
+        PrivateDataError: If a configured file is missing, misplaced or malformed.
+    """
+    forbidden = [
+        settings.solutions_dir,
+        settings.exercises_dir,
+        settings.root / "autograder",
+        settings.submitted_dir,
+    ]
+    return {
+        key: resolve_private(settings.root, key, settings.heldout_files[key], forbidden)
+        for key in sorted({FAMILIES[name] for name in datasets})
+        if key in settings.heldout_files
+    }
 
 
 def exercise_names(settings: CourseSettings) -> list[str]:

@@ -122,7 +122,7 @@ def grade_prepared(
     note = job_note(graded.first, exercise.limits)
     fresh_note = job_note(graded.fresh, exercise.limits) if graded.fresh is not None else ""
     fresh_tests = fresh_plan(exercise).tests
-    labels = labels_for(exercise.datasets, seed)
+    labels = labels_for(exercise.datasets, seed, exercise.private_data)
     static = run_static_checks(exercise.static_checks, prepared.student_code)
     tests: list[TestResult] = []
     for test_id, want in key.tests.items():

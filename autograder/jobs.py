@@ -58,7 +58,7 @@ def write_job(
     (job_dir / "out").mkdir()
     for path in exercise.grader_files():
         shutil.copyfile(path, job_dir / "in" / "grader" / path.name)
-    write_inputs(exercise.datasets, seed, job_dir / "in" / "data")
+    write_inputs(exercise.datasets, seed, job_dir / "in" / "data", exercise.private_data)
     spec = {
         "exercise": exercise.name,
         **job_seeds(seed, exercise.name, exercise.grader_files()).as_json(),

@@ -52,7 +52,8 @@ def _digest(
 ) -> str:
     h = hashlib.sha256(
         f"gradetape-key/{KEY_FORMAT}/{FRESH_FORMAT}/{seed}/{SEED_DERIVATION}/{exercise.limits}/"
-        f"{exercise.datasets}/{HELDOUT_VERSION}/{sorted(select) if select else None}".encode()
+        f"{exercise.datasets}/{HELDOUT_VERSION}/{sorted(select) if select else None}/"
+        f"{sorted((k, s.digest) for k, s in exercise.private_data.items())}".encode()
     )
     for source in sources:
         h.update(b"\0cell\0" + source.encode())
@@ -155,7 +156,7 @@ def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> A
 
 def _check_reference(exercise: Exercise, output: JobOutput, note: str, seed: int) -> None:
     problems = list(output.collect_errors)
-    labels = labels_for(exercise.datasets, seed)
+    labels = labels_for(exercise.datasets, seed, exercise.private_data)
     if output.runtime_error:
         problems.append(output.runtime_error)
     for cell in output.cells:

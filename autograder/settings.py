@@ -75,6 +75,10 @@ class CourseSettings:
         db_url: The gradebook database (nbgrader's); defaults to ``gradebook.db`` in root.
         submitted: Directory laid out as ``<student>/<assignment>/*.ipynb``.
         cache_dir: Trusted cache of answer keys and results (never mounted in a sandbox).
+        heldout_files: ``[heldout]`` table: an instructor's private evaluation file per
+            dataset family (``{"digits": "private/digits_eval.npz"}``, relative to ``root``;
+            see :mod:`autograder.private_data`). Empty: held-out accuracy is measured on the
+            public digits, whose labels a determined student can look up.
     """
 
     root: Path
@@ -88,6 +92,7 @@ class CourseSettings:
     db_url: str = ""
     submitted: Path | None = None
     cache_dir: Path | None = None
+    heldout_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def solutions_dir(self) -> Path:
@@ -139,10 +144,33 @@ def load_settings(root: Path, **overrides: Any) -> CourseSettings:
     if path.exists():
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     limits = Limits().updated(data.pop("limits", {}))
+    heldout_files = _heldout_table(data.pop("heldout", {}), path)
     kwargs: dict[str, Any] = {
         k: v for k, v in data.items() if k in {"seed", "workers", "isolation"}
     }
     if os.environ.get(SEED_ENV):
         kwargs["seed"] = int(os.environ[SEED_ENV])
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
+    kwargs.setdefault("heldout_files", heldout_files)
     return CourseSettings(root=root, limits=limits, **kwargs)
+
+
+def _heldout_table(table: Any, path: Path) -> dict[str, str]:
+    """The ``[heldout]`` table: known keys, each a path string.
+
+    Raises:
+        ValueError: Naming the bad entry and what is expected.
+    """
+    from .private_data import WIDTHS
+
+    if not isinstance(table, dict):
+        raise ValueError(
+            f'{path}: [heldout] must be a table of paths, like digits = "private/x.npz"'
+        )
+    unknown = sorted(set(table) - set(WIDTHS))
+    if unknown:
+        raise ValueError(f"{path}: [heldout] has unknown keys {unknown}; known: {sorted(WIDTHS)}")
+    bad = sorted(k for k, v in table.items() if not isinstance(v, str) or not v.strip())
+    if bad:
+        raise ValueError(f"{path}: [heldout] {bad[0]} must be a file path (a non-empty string)")
+    return {str(k): str(v) for k, v in table.items()}

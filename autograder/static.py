@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from .dynamic import Lookup, dynamic_lookups, literal_lookups
 from .exercise import StaticCheck
+from .public_data import public_data_flags
 from .readers import DEFAULT_LIMITS, ReaderLimits
 
 #: Patterns that suggest a notebook inspects or patches the grader, with a readable label.
@@ -37,11 +38,6 @@ REVIEW_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\bctypes\b", "uses ctypes"),
     (r"/proc/|/job/", "reads process or job files"),
     (r"builtins\s*\.\s*\w+\s*=|__builtins__\s*\[", "replaces builtins"),
-    (
-        r"\bload_digits\b|\bfetch_openml\b|sklearn\s*\.\s*datasets|from\s+sklearn\s+import\s+datasets",
-        "loads a public dataset itself (held-out test inputs are digits: check that it does not "
-        "look their labels up)",
-    ),
 )
 
 
@@ -295,7 +291,7 @@ def _patches(tree: ast.Module) -> list[tuple[int, str]]:
 def review_flags(
     student_code: Mapping[str, str], limits: ReaderLimits = DEFAULT_LIMITS
 ) -> list[str]:
-    """Review flags: code that reaches into the grader, hides what it uses, or is unreadable.
+    """Review flags: code that reaches into the grader, hides lookups, reads public labels.
 
     Besides the text patterns, every dynamic lookup (:mod:`autograder.dynamic`) and every
     assignment to an attribute of an imported module (``tf.Tensor = ...``) is flagged with
@@ -309,6 +305,7 @@ def review_flags(
         for pattern, label in REVIEW_PATTERNS:
             if re.search(pattern, source, flags=re.MULTILINE):
                 flags.append(f"cell `{where}` {label}")
+        flags.extend(f"cell `{where}` {label}" for label in public_data_flags(source))
         tree = parse_source(source, limits)
         if isinstance(tree, str):
             flags.append(f"cell `{where}` is too deeply nested to analyse")

@@ -94,7 +94,7 @@ def test_a_dotted_entry_matches_attributes_only():
 def test_a_solution_that_loads_the_public_digits_is_flagged_for_review():
     lookup = "from sklearn.datasets import load_digits\ndef predict_digits(model, x):\n    d = load_digits()\n"
     flags = review_flags({"predict_impl": lookup})
-    assert flags == ["cell `predict_impl` loads a public dataset itself (held-out test inputs are digits: check that it does not look their labels up)"]
+    assert len(flags) == 1 and flags[0].startswith("cell `predict_impl` loads a public dataset itself")
 
 
 # --- code the trusted side cannot parse must not dodge a check (issue 12, item 3) ---
