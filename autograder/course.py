@@ -15,8 +15,8 @@ from .misconceptions import build_variant_runs
 from .result_cache import ResultCache
 from .results import SubmissionResult
 from .sandbox import Sandbox, close_sandbox, make_sandbox
-from .settings import CourseSettings
-from .similarity import SimilarPair, similar_pairs
+from .settings import CourseSettings, SimilaritySettings
+from .similarity import SimilarPair, own_code, similar_pairs
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +97,28 @@ def grade_assignment(
     if record:
         from gradebook.similarity import record_similarity
 
-        record_similarity(settings.database, assignment, review_similarity(exercise, submissions))
+        record_similarity(
+            settings.database,
+            assignment,
+            review_similarity(exercise, submissions, settings.similarity),
+        )
     return BatchReport(exercise, key, results, box.name)
 
 
-def review_similarity(exercise: Exercise, submissions: list[Submission]) -> list[SimilarPair]:
-    """Flag pairs of students whose solution cells are suspiciously alike (no score change)."""
+def review_similarity(
+    exercise: Exercise,
+    submissions: list[Submission],
+    options: SimilaritySettings | None = None,
+) -> list[SimilarPair]:
+    """Flag pairs of students whose solution cells are suspiciously alike (no score change).
+
+    Cells identical to the release's are left out of each student's code, and code shorter
+    than ``options.min_tokens`` is not compared (see :mod:`autograder.similarity`).
+    """
+    options = options or SimilaritySettings()
     release = read_notebook(exercise.release_path)
-    boilerplate = "\n\n".join(prepare(release, release).student_code.values())
+    given = prepare(release, release).student_code
+    boilerplate = "\n\n".join(given.values())
     codes: dict[str, str] = {}
     for sub in submissions:
         try:
@@ -115,9 +129,9 @@ def review_similarity(exercise: Exercise, submissions: list[Submission]) -> list
         except Exception as exc:  # noqa: BLE001 - a review aid never stops a batch
             log.warning("similarity: skipped %s (%s: %s)", sub.student, type(exc).__name__, exc)
             continue
-        codes[sub.student] = "\n\n".join(code.values())
+        codes[sub.student] = own_code(code, given)
     try:
-        return similar_pairs(codes, boilerplate)
+        return similar_pairs(codes, boilerplate, options.threshold, options.min_tokens)
     except Exception as exc:  # noqa: BLE001 - a review aid never stops a batch
         log.warning("similarity review failed (%s: %s); no pairs recorded", type(exc).__name__, exc)
         return []

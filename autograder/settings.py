@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .similarity import MIN_TOKENS, THRESHOLD
+
 CONFIG_FILE = "gradetape.toml"
 SEED_ENV = "GRADETAPE_SECRET_SEED"
 
@@ -59,6 +61,46 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class SimilaritySettings:
+    """The similarity review's ``[similarity]`` table (see :mod:`autograder.similarity`).
+
+    Attributes:
+        min_tokens: A student's code with fewer normalised tokens (comments, layout and
+            cells identical to the release's left out) is never compared: short answers
+            look alike because there is one way to write them.
+        threshold: Minimum share (0-1) of either student's code found in the other's.
+    """
+
+    min_tokens: int = MIN_TOKENS
+    threshold: float = THRESHOLD
+
+    @classmethod
+    def from_table(cls, table: Any, path: Path) -> SimilaritySettings:
+        """Read the ``[similarity]`` table.
+
+        Raises:
+            ValueError: Naming the bad key or value and what is expected.
+        """
+        if not isinstance(table, dict):
+            raise ValueError(f"{path}: [similarity] must be a table (min_tokens = 40)")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ValueError(
+                f"{path}: [similarity] has unknown keys {unknown}; known: {sorted(known)}"
+            )
+        min_tokens = table.get("min_tokens", MIN_TOKENS)
+        if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0:
+            raise ValueError(f"{path}: [similarity] min_tokens must be a whole number >= 0")
+        threshold = table.get("threshold", THRESHOLD)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise ValueError(f"{path}: [similarity] threshold must be a number between 0 and 1")
+        if not 0 < threshold <= 1:
+            raise ValueError(f"{path}: [similarity] threshold must be a number between 0 and 1")
+        return cls(min_tokens, float(threshold))
+
+
+@dataclass(frozen=True)
 class CourseSettings:
     """Where the course lives and how it is graded.
 
@@ -79,6 +121,7 @@ class CourseSettings:
             dataset family (``{"digits": "private/digits_eval.npz"}``, relative to ``root``;
             see :mod:`autograder.private_data`). Empty: held-out accuracy is measured on the
             public digits, whose labels a determined student can look up.
+        similarity: ``[similarity]`` table: what the similarity review compares.
     """
 
     root: Path
@@ -93,6 +136,7 @@ class CourseSettings:
     submitted: Path | None = None
     cache_dir: Path | None = None
     heldout_files: dict[str, str] = field(default_factory=dict)
+    similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
 
     @property
     def solutions_dir(self) -> Path:
@@ -145,6 +189,7 @@ def load_settings(root: Path, **overrides: Any) -> CourseSettings:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     limits = Limits().updated(data.pop("limits", {}))
     heldout_files = _heldout_table(data.pop("heldout", {}), path)
+    similarity = SimilaritySettings.from_table(data.pop("similarity", {}), path)
     kwargs: dict[str, Any] = {
         k: v for k, v in data.items() if k in {"seed", "workers", "isolation"}
     }
@@ -152,6 +197,7 @@ def load_settings(root: Path, **overrides: Any) -> CourseSettings:
         kwargs["seed"] = int(os.environ[SEED_ENV])
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     kwargs.setdefault("heldout_files", heldout_files)
+    kwargs.setdefault("similarity", similarity)
     return CourseSettings(root=root, limits=limits, **kwargs)
 
 

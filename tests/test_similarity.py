@@ -1,6 +1,9 @@
 """Similarity review: a disguised copy is found; independent correct solutions are not."""
 
-from autograder.similarity import similar_pairs
+import pytest
+
+from autograder.settings import SimilaritySettings, load_settings
+from autograder.similarity import MIN_TOKENS, own_code, similar_pairs, token_count
 
 ORIGINAL = '''
 def pairwise_sq_distances(x, y):
@@ -86,3 +89,46 @@ def test_independent_solutions_are_not_flagged():
 
 def test_blank_boilerplate_alone_is_not_similarity():
     assert similar_pairs({"x": BLANK, "y": BLANK}, BLANK) == []
+
+
+# Two hand-typed one-line answers: alike because there is one way to write them.
+ONE_LINER_A = "def mean_rows(x):\n    return tf.reduce_mean(x, axis=1)  # rows\n"
+ONE_LINER_B = "def mean_rows(x):\n    return tf.reduce_mean(x, axis=1)\n"
+
+
+def test_short_code_is_not_compared_unless_the_threshold_allows_it():
+    assert token_count(ONE_LINER_A) == token_count(ONE_LINER_B) < MIN_TOKENS  # comments ignored
+    codes = {"a": ONE_LINER_A, "b": ONE_LINER_B}
+    flagged = similar_pairs(codes, BLANK, min_tokens=0)  # winnowing alone calls them 100 %
+    assert [(p.student_a, p.student_b, p.similarity) for p in flagged] == [("a", "b", 1.0)]
+    assert similar_pairs(codes, BLANK) == []
+
+
+def test_code_identical_to_the_release_is_not_compared():
+    release = ORIGINAL  # an exercise that hands out working code to extend
+    assert similar_pairs({"x": ORIGINAL, "y": "# mine\n" + ORIGINAL}, release, min_tokens=0) == []
+
+
+def test_own_code_drops_cells_identical_to_the_release():
+    release = {"q1": BLANK, "q2": "def f(x):\n    raise NotImplementedError()\n"}
+    cells = {
+        "q1": "# untouched\n" + BLANK.replace("    ", "        "),  # same tokens, new layout
+        "q2": ORIGINAL,
+        "extra-1": "print('hi')",
+    }
+    code = own_code(cells, release)
+    assert "NotImplementedError" not in code
+    assert ORIGINAL in code and "print('hi')" in code
+
+
+def test_tokens_of_code_python_cannot_parse():
+    assert token_count("def f(:\n  return 'unclosed") > 0
+
+
+def test_similarity_settings_from_gradetape_toml(tmp_path):
+    (tmp_path / "gradetape.toml").write_text("[similarity]\nmin_tokens = 12\nthreshold = 0.7\n")
+    assert load_settings(tmp_path).similarity == SimilaritySettings(12, 0.7)
+    for bad in ("min_tokens = -1", "min_tokens = 'ten'", "threshold = 3", "tokens = 5"):
+        (tmp_path / "gradetape.toml").write_text(f"[similarity]\n{bad}\n")
+        with pytest.raises(ValueError, match=r"\[similarity\]"):
+            load_settings(tmp_path)
