@@ -86,6 +86,7 @@ class Batch:
     stop_note: str = ""
     survivors: list[str] = field(default_factory=list)
     canary_reads: list[str] = field(default_factory=list)
+    summary: str = ""
 
     def result(self, name: str) -> SubmissionResult:
         """The result of ``name``; fails the test (not errors) if the batch never finished."""
@@ -105,13 +106,13 @@ def _said(res: SubmissionResult) -> str:
             res.reason,
             *res.notices,
             *res.flags,
-            *(f"{t.test}: {t.message}" for t in res.tests if not t.passed),
+            *(f"{t.test_id}: {t.message}" for t in res.tests if not t.passed),
         ]
     )[:1500]
 
 
 def _passed(res: SubmissionResult) -> set[str]:
-    return {t.test for t in res.tests if t.passed}
+    return {t.test_id for t in res.tests if t.passed}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,6 +310,15 @@ def _grade(mode: str, tmp: Path) -> Batch:
             while batch.survivors and time.monotonic() < deadline:
                 time.sleep(0.5)
                 batch.survivors = host.survivors()
+            batch.summary = "\n".join(  # shown with any failure of a class
+                [
+                    f"{n}: {r.score:g} ({r.duration_s:.1f} s) {_said(r)[:200]}"
+                    for n, r in sorted(batch.results.items())
+                ]
+                + [
+                    f"{batch.seconds:.0f} s in all; stopped zygote {batch.stopped} {batch.stop_note}"
+                ]
+            )
             for pid in batch.stopped:  # never leave a stopped process behind on this machine
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -366,7 +376,9 @@ def check_students(batch: Batch, attack_class: str) -> None:
             )
         if s.role == "honest" and res.flags:
             problems.append(f"{s.name} (honest) was flagged: {res.flags}")
-    assert not problems, f"[{batch.mode}]\n" + "\n".join(problems)
+    assert not problems, (
+        f"[{batch.mode}]\n" + "\n".join(problems) + "\n\nThe batch:\n" + batch.summary
+    )
 
 
 def check_honest(batch: Batch) -> None:

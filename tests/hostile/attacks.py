@@ -520,11 +520,17 @@ for sig in (signal.SIGSTOP, signal.SIGTERM, signal.SIGKILL):
 
 def late(ref: nbformat.NotebookNode, payload: str) -> str:
     """A cell that runs ``payload`` now and again inside ``merge_last_two_axes`` (called by the
-    last hidden tests), i.e. after the runtime has written most of its output."""
+    last hidden tests), i.e. after the runtime has written most of its output. ``payload``
+    names the job's output folder ``OUT``."""
     funcs = solution_functions(ref)
     return (
-        f"def _attack():\n{textwrap.indent(textwrap.dedent(payload).strip(), '    ')}\n"
-        "try:\n    _attack()\nexcept Exception:\n    pass\n"
+        f"def _attack_one(OUT):\n{textwrap.indent(textwrap.dedent(payload).strip(), '    ')}\n"
+        "def _attack():\n"
+        "    import glob, os\n"
+        "    outs = ['/job/out'] if os.path.isdir('/job/out') else glob.glob('/spool/*/out')\n"
+        "    for out in outs:  # the job's output folder (a warm job of the old sandbox: spool)\n"
+        "        try:\n            _attack_one(out)\n        except Exception:\n            pass\n"
+        "_attack()\n"
         + funcs["merge_last_two_axes"].replace("def merge_last_two_axes", "def _honest_merge")
         + "\ndef merge_last_two_axes(x):\n    try:\n        _attack()\n    except Exception:\n"
         "        pass\n    return _honest_merge(x)\n"
@@ -535,15 +541,15 @@ BAD_NESTED = """
 deep = "[" * 200000 + "]" * 200000
 obj = '{"test": "test_tensors.py::test_zz", "values": ' + deep + '}'
 for name in ("tests.jsonl", "cells.jsonl"):
-    with open("/job/out/" + name, "a") as fh:
+    with open(OUT + "/" + name, "a") as fh:
         fh.write(deep + "\\n" + obj + "\\n" + '{"event": "end", "index": ' + deep + '}\\n')
 """
 
 BAD_NUMBERS = """
 big = "1" + "0" * 100000
-long_str = "x" * (6 << 20)
+long_str = "x" * (1 << 20)
 for name in ("tests.jsonl", "cells.jsonl"):
-    with open("/job/out/" + name, "a") as fh:
+    with open(OUT + "/" + name, "a") as fh:
         fh.write('{"test": "test_tensors.py::test_zz_big", "points": ' + big + ', "timeout": ' + big + '}\\n')
         fh.write('{"event": "end", "index": ' + big + ', "ok": true}\\n')
         fh.write('{"event": "start", "index": 1e999}\\n')
@@ -553,7 +559,7 @@ for name in ("tests.jsonl", "cells.jsonl"):
 
 BAD_NPY = """
 import os, struct
-os.makedirs("/job/out/values", exist_ok=True)
+os.makedirs(OUT + "/values", exist_ok=True)
 def npy(path, header):
     text = repr(header).encode() if not isinstance(header, bytes) else header
     text += b" " * (63 - (len(text) + 10) % 64) + b"\\n"
@@ -573,12 +579,12 @@ names = []
 for i, h in enumerate(headers):
     name = f"v9{i:04d}.npy"
     try:
-        npy("/job/out/values/" + name, h)
+        npy(OUT + "/values/" + name, h)
         names.append(name)
     except Exception:
         pass
-npy("/job/out/values/v00001.npy", {"descr": "<f8", "fortran_order": False, "shape": (2**62, 4)})
-with open("/job/out/tests.jsonl", "a") as fh:
+npy(OUT + "/values/v00001.npy", {"descr": "<f8", "fortran_order": False, "shape": (2**62, 4)})
+with open(OUT + "/tests.jsonl", "a") as fh:
     for i, name in enumerate(names):
         fh.write('{"test": "test_tensors.py::test_zz_npy%d", "values": [{"name": "v", "kind": "ndarray", "file": "%s"}]}\\n' % (i, name))
 """
@@ -591,7 +597,7 @@ def swap_attack(canary: Path) -> str:
 import os, shutil
 C = {str(canary)!r}
 for name in ("tests.jsonl", "cells.jsonl", "runtime_error.txt", "values"):
-    p = "/job/out/" + name
+    p = OUT + "/" + name
     try:
         if os.path.isdir(p) and not os.path.islink(p):
             shutil.rmtree(p)
@@ -603,7 +609,7 @@ for name in ("tests.jsonl", "cells.jsonl", "runtime_error.txt", "values"):
         os.symlink(C + "/" + name, p)
     except OSError:
         pass
-for step in (lambda: os.rename("/job/out", "/job/out.gone"), lambda: os.symlink(C, "/job/out"),
+for step in (lambda: os.rename(OUT, OUT + ".gone"), lambda: os.symlink(C, OUT),
              lambda: os.rename("/job", "/job.gone"), lambda: os.symlink(C, "/job/out2")):
     try:
         step()
@@ -614,8 +620,8 @@ for step in (lambda: os.rename("/job/out", "/job/out.gone"), lambda: os.symlink(
 
 DELETE_OUT = """
 import os, shutil
-for name in os.listdir("/job/out"):
-    p = "/job/out/" + name
+for name in os.listdir(OUT):
+    p = OUT + "/" + name
     try:
         if os.path.isdir(p) and not os.path.islink(p):
             shutil.rmtree(p)
@@ -623,7 +629,7 @@ for name in os.listdir("/job/out"):
             os.unlink(p)
     except OSError:
         pass
-for step in (lambda: os.rmdir("/job/out"), lambda: shutil.rmtree("/job", ignore_errors=True)):
+for step in (lambda: os.rmdir(OUT), lambda: shutil.rmtree("/job", ignore_errors=True)):
     try:
         step()
     except OSError:
@@ -641,7 +647,7 @@ LIMIT = {storage_mb} << 20
 cap = int(LIMIT * 1.25)
 chunk = b"\\xa5" * (1 << 20)
 total, made = 0, []
-for place in ("/tmp", "/dev/shm", "/job/out"):
+for place in ("/tmp", "/dev/shm", *(["/job/out"] if os.path.isdir("/job/out") else glob.glob("/spool/*/out"))):
     n = 0
     while total < cap:
         path = f"{{place}}/gt-fill-{{n}}"
@@ -709,7 +715,15 @@ def students(setting: Setting, ref_functions: dict[str, str]) -> list[Student]:
     """Every student of one isolation batch, in the order the batch grades them."""
     tok = setting.tok
     persist = persist_attack(setting, ref_functions)
-    control_attack = "\n".join([persist, daemon_attack(tok), ipc_attack(tok)])
+    # Only plain markers and a module in places every job may write: the control must not
+    # depend on what the persistence attack's pytest configuration does to its own run.
+    markers = (
+        "import os\n"
+        f"for _d in ('/tmp', '/tmp/home', '/dev/shm'):\n"
+        f"    open(os.path.join(_d, {tok!r}), 'w').write('marker')\n"
+        f"open('/tmp/gt_evil.py', 'w').write({chr(10).join(['import tensorflow as tf', ref_functions['filled']])!r})\n"
+    )
+    control_attack = "\n".join([markers, daemon_attack(tok), ipc_attack(tok)])
     imported = "\n".join(
         [
             "try:\n    from gt_evil import "
