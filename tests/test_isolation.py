@@ -85,6 +85,7 @@ class Batch:
     stopped: list[int] = field(default_factory=list)
     stop_note: str = ""
     survivors: list[str] = field(default_factory=list)
+    as_root: list[str] = field(default_factory=list)
     canary_reads: list[str] = field(default_factory=list)
     summary: str = ""
 
@@ -170,6 +171,7 @@ class HostWatch:
         self.me = os.getpid()
         self.own_ns = {_ns(str(self.me), "pid"), _ns(str(self.me), "user"), ""}
         self.namespaces: set[str] = set()
+        self.as_root: set[str] = set()
         self.lock = threading.Lock()
 
     def snapshot(self) -> None:
@@ -178,6 +180,9 @@ class HostWatch:
             for pid in _descendants(self.me):
                 for kind in ("pid", "user"):
                     self.namespaces.add(_ns(pid, kind))
+                cmd = _proc(pid, "cmdline")
+                if b"gradetape_runtime" in cmd and _uid(pid) == 0:  # sandboxed code as host root
+                    self.as_root.add(cmd.replace(b"\0", b" ").decode(errors="replace")[:120])
             self.namespaces -= self.own_ns
 
     def zygotes(self) -> list[str]:
@@ -305,6 +310,7 @@ def _grade(mode: str, tmp: Path) -> Batch:
             tempfile.tempdir = saved_tempdir
             batch.seconds = time.monotonic() - start
             batch.canary_reads = canaries.finish()
+            batch.as_root = sorted(host.as_root)
             deadline = time.monotonic() + SURVIVOR_WAIT_S
             batch.survivors = host.survivors()
             while batch.survivors and time.monotonic() < deadline:
@@ -368,7 +374,9 @@ def check_students(batch: Batch, attack_class: str) -> None:
                 problems.append(
                     f"{s.name} scored {res.score}, neither zero nor full marks: {_said(res)}"
                 )
-            elif res.score == 0 and not (res.reason or res.notices):
+            elif res.score == 0 and not (
+                res.reason or res.notices or all(t.message for t in res.tests)
+            ):
                 problems.append(f"{s.name} got a zero without a reason")
         elif s.role != "accomplice" and s.role != "control" and res.score != pytest.approx(s.score):
             problems.append(
@@ -477,3 +485,8 @@ def test_a_stopped_zygote_is_replaced_quickly(batch: Batch) -> None:
         f"(bound {STALL_BOUND_S:g} s; job_timeout {LIMITS['job_timeout']} s)"
     )
     check_honest(batch)
+
+
+def test_sandboxed_code_never_runs_as_host_root(batch: Batch) -> None:
+    """Zygotes and jobs seen on the host (between jobs) run as an unprivileged host uid."""
+    assert not batch.as_root, f"[{batch.mode}] host uid 0: {batch.as_root}"
