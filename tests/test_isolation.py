@@ -473,18 +473,19 @@ def test_no_process_outlives_the_batch(batch: Batch) -> None:
 
 
 def test_a_stopped_zygote_is_replaced_quickly(batch: Batch) -> None:
+    """SIGSTOP to an idle zygote after the first result: the job that lands on it next (with
+    one worker, ``01-honest-b``) is retried on a new worker well before the job time limit."""
     if not batch.warm:
         pytest.skip("cold mode keeps no zygote between jobs")
     assert batch.stopped, f"[{batch.mode}] {batch.stop_note}"
-    res = batch.result("01-honest-b")
-    assert res.score == pytest.approx(FULL), (
-        f"[{batch.mode}] the job after the stopped zygote: {_said(res)}"
-    )
-    assert res.duration_s < STALL_BOUND_S, (
-        f"[{batch.mode}] the job after a stopped zygote took {res.duration_s:.1f} s "
-        f"(bound {STALL_BOUND_S:g} s; job_timeout {LIMITS['job_timeout']} s)"
-    )
     check_honest(batch)
+    slow = {
+        n: round(r.duration_s, 1) for n, r in batch.results.items() if r.duration_s >= STALL_BOUND_S
+    }
+    assert not slow, (
+        f"[{batch.mode}] jobs that took {STALL_BOUND_S:g} s or more (job_timeout "
+        f"{LIMITS['job_timeout']} s) after a zygote was stopped: {slow}\n\n{batch.summary}"
+    )
 
 
 def test_sandboxed_code_never_runs_as_host_root(batch: Batch) -> None:
