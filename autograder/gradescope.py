@@ -232,7 +232,9 @@ def course_files(settings: CourseSettings, exercise: Exercise) -> dict[str, Path
     root = settings.root
     files: dict[str, Path] = {}
     for package in ("autograder", "gradebook"):
-        for path in _walk(root / package):
+        for path in walk_files(root / package):
+            if path.is_symlink():
+                continue
             rel = path.relative_to(root)
             parts = rel.parts
             if parts[:2] == ("autograder", "graders") and len(parts) > 3:
@@ -252,13 +254,16 @@ def course_files(settings: CourseSettings, exercise: Exercise) -> dict[str, Path
     return files
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def walk_files(folder: Path) -> Iterator[Path]:
+    """Every regular file under ``folder`` (no caches or bytecode; links are not followed)."""
     for path in sorted(folder.iterdir()):
-        if path.name in _SKIP or path.is_symlink():
+        if path.name in _SKIP or path.suffix in {".pyc", ".pyo"}:
             continue
-        if path.is_dir():
-            yield from _walk(path)
-        elif path.is_file() and path.suffix not in {".pyc", ".pyo"}:
+        if path.is_symlink():
+            yield path  # listed, so a planted link is noticed; never followed
+        elif path.is_dir():
+            yield from walk_files(path)
+        elif path.is_file():
             yield path
 
 

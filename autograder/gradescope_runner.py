@@ -38,6 +38,7 @@ from .gradescope import (
     BundleError,
     Manifest,
     sha256_file,
+    walk_files,
 )
 from .grading import Submission, grade_submission
 from .heldout import build as build_heldout
@@ -99,6 +100,17 @@ def load_bundle(source: Path) -> Bundle:
         if not path.is_file() or sha256_file(path) != digest:
             raise BundleError(
                 f"{path} is missing or differs from the file the answer key was built with; "
+                "rebuild the bundle with `gradetape gradescope-bundle` and upload it again"
+            )
+    for package in ("autograder", "gradebook"):
+        extra = [
+            p.relative_to(course).as_posix()
+            for p in walk_files(course / package)
+            if p.relative_to(course).as_posix() not in manifest.files
+        ]
+        if extra:
+            raise BundleError(
+                f"{course} holds files the bundle was not built with ({', '.join(extra[:5])}); "
                 "rebuild the bundle with `gradetape gradescope-bundle` and upload it again"
             )
     settings = replace(load_settings(course), seed=manifest.seed, workers=1)

@@ -302,3 +302,10 @@ def test_unusable_submissions_and_bundles_still_give_a_valid_zero(tmp_path, bund
     assert "problem on the grading side" in results["output"]
     assert any("differs from the file the answer key was built with" in n for n in notes)
     assert "test_tensors.py" not in json.dumps(results)
+    # So does one with a file added where the sandbox would pick it up.
+    root = tmp_path / "planted" / "autograder"
+    unpack(bundle, root / "source")
+    planted = root / "source" / "gradetape" / "autograder" / "graders" / EXERCISE / "conftest.py"
+    planted.write_text("import pytest\n")
+    results, notes = grade(root)
+    assert results["score"] == 0 and any("conftest.py" in n for n in notes)
