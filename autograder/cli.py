@@ -111,11 +111,13 @@ def _policy(settings: Any) -> Any:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export the gradebook: long CSV, wide CSV, Canvas CSV or Parquet."""
+    """Export the gradebook: long CSV, wide CSV, Canvas CSV, Parquet or Gradescope JSON."""
     from gradebook import canvas_csv, export_long, to_csv, to_parquet, wide_csv
 
     settings = _settings(args)
     target = args.output or sys.stdout
+    if args.format == "gradescope":
+        return _export_gradescope(args, settings.database)
     if args.format == "csv":
         to_csv(export_long(settings.database), target)
     elif args.format == "wide":
@@ -127,6 +129,54 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise ValueError("--format parquet needs --output DIRECTORY")
         for name, path in to_parquet(settings.database, args.output, _policy(settings)).items():
             print(f"{name}: {path}")
+    return 0
+
+
+def _export_gradescope(args: argparse.Namespace, db_url: str) -> int:
+    """``--format gradescope``: one student's results.json, or one per student in a folder."""
+    import json
+
+    from gradebook.lms import gradescope_results, write_gradescope_folder, write_gradescope_results
+
+    if not args.assignment:
+        raise ValueError("--format gradescope needs --assignment NAME")
+    try:
+        if args.student:
+            if args.output:
+                path = write_gradescope_results(
+                    db_url, args.assignment, args.student, args.output, visibility=args.visibility
+                )
+                print(f"{args.student}: {path}")
+            else:
+                results = gradescope_results(
+                    db_url, args.assignment, args.student, visibility=args.visibility
+                )
+                print(json.dumps(results, indent=2))
+            return 0
+        if not args.output:
+            raise ValueError(
+                "--format gradescope needs --output FOLDER (one <student>/results.json each) "
+                "or --student ID"
+            )
+        paths = write_gradescope_folder(
+            db_url, args.assignment, args.output, visibility=args.visibility
+        )
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0]) if exc.args else str(exc)) from None
+    print(f"{len(paths)} results.json files under {args.output}")
+    return 0
+
+
+def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
+    """Build the Gradescope autograder zip of one exercise."""
+    from .gradescope import build_bundle
+
+    settings = _settings(args)
+    path = build_bundle(settings, args.exercise, Path(args.output))
+    size = path.stat().st_size / 1e6
+    print(f"{args.exercise}: Gradescope autograder bundle {path} ({size:.1f} MB)")
+    print("  upload it in Gradescope: Configure Autograder > Zip file upload.")
+    print("  it holds the course seed and the answer key: keep it off anything students see.")
     return 0
 
 
@@ -194,14 +244,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export scores")
     p.add_argument(
         "--format",
-        choices=["csv", "wide", "canvas", "parquet"],
+        choices=["csv", "wide", "canvas", "parquet", "gradescope"],
         default="csv",
         help="csv: one row per student, assignment and question; wide: one row per student; "
-        "canvas: Canvas gradebook import; parquet: analyst tables (needs --output DIR)",
+        "canvas: Canvas gradebook import; parquet: analyst tables (needs --output DIR); "
+        "gradescope: results.json per student (needs --assignment, and --output DIR or "
+        "--student ID)",
     )
     p.add_argument("--output", "-o", help="file or folder to write (default: stdout)")
+    p.add_argument("--assignment", help="gradescope: the assignment to export")
+    p.add_argument("--student", help="gradescope: only this student's results.json")
+    p.add_argument(
+        "--visibility",
+        choices=["hidden", "after_due_date", "after_published", "visible"],
+        default="visible",
+        help="gradescope: visibility of the results and tests (default: visible)",
+    )
     common(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "gradescope-bundle", help="Gradescope autograder zip of one exercise (setup.sh, ...)"
+    )
+    p.add_argument("exercise")
+    p.add_argument("--output", "-o", default="bundle.zip", help="zip to write (bundle.zip)")
+    p.set_defaults(func=cmd_gradescope_bundle)
 
     p = sub.add_parser("report", help="HTML report and per-student feedback pages")
     p.add_argument("assignment", nargs="?", help="feedback for this assignment only")
@@ -230,7 +297,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except (GraderError, ReleaseError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (
+        GraderError,
+        ReleaseError,
+        FileNotFoundError,
+        ValueError,
+        RuntimeError,
+        OSError,
+    ) as exc:
         print(f"gradetape: error: {exc}", file=sys.stderr)
         return 2
 

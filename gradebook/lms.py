@@ -21,7 +21,11 @@ Gradescope
     tests), ``execution_time``, ``output``, ``visibility``, and ``tests``, a list of
     ``{"name", "score", "max_score", "status", "output", "visibility"}``. Every ``output`` is
     the student-readable text the gradebook holds (the test's message, the rejection
-    reason, the run's notices); nothing else is added.
+    reason, the run's notices); nothing else is added. :func:`submission_gradescope_results`
+    builds the same JSON straight from a :class:`~autograder.results.SubmissionResult` (the
+    Gradescope runner, which has no gradebook), :func:`write_gradescope_folder` one file
+    per student (``gradetape export --format gradescope``); both share
+    :func:`gradescope_json`, so the three never drift apart.
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import pandas as pd
 
+from autograder.results import SubmissionResult
 from gradebook.export import to_csv
 from gradebook.frames import scores_by_question, scores_by_test, submissions
 from gradebook.policy import GradingPolicy, assignment_grades
@@ -166,26 +172,105 @@ def gradescope_results(
             lines.append(rec.reason)
         lines.extend(rec.notices if isinstance(rec.notices, list) else [])
     duration = float(sub["duration_s"].fillna(0.0).sum()) if len(sub) else 0.0
+    entries = [
+        GradescopeTest(
+            str(t.question),
+            str(t.test_id),
+            float(t.points),
+            float(t.max_points),
+            bool(t.passed),
+            str(t.message or ""),
+        )
+        for t in tests.itertuples()
+    ]
+    return gradescope_json(float(mine["score"].sum()), duration, lines, entries, visibility)
+
+
+@dataclass(frozen=True)
+class GradescopeTest:
+    """One hidden test's verdict, as Gradescope shows it.
+
+    Attributes:
+        question: The question (nbgrader ``grade_id``) the test belongs to.
+        test_id: ``"<file>::<function>"``.
+        score: Points awarded.
+        max_score: Points the test is worth.
+        passed: Whether it passed.
+        message: The student-safe message (GradeTape's feedback text).
+    """
+
+    question: str
+    test_id: str
+    score: float
+    max_score: float
+    passed: bool
+    message: str = ""
+
+
+def gradescope_json(
+    score: float,
+    duration_s: float,
+    lines: Sequence[str],
+    tests: Sequence[GradescopeTest],
+    visibility: Visibility = "visible",
+) -> dict[str, Any]:
+    """Gradescope's ``results.json`` content (no leaderboard; stdout hidden from students).
+
+    Args:
+        score: The submission's total (overrides the sum of the tests on Gradescope).
+        duration_s: Grading time in seconds (written rounded up).
+        lines: Student-readable lines of the top-level ``output``.
+        tests: One entry per hidden test, in the order to show them.
+        visibility: Gradescope visibility of the result and of each test.
+
+    Returns:
+        The results dict.
+    """
     return {
-        "score": round(float(mine["score"].sum()), 6),
-        "execution_time": math.ceil(duration),
+        "score": round(float(score), 6),
+        "execution_time": math.ceil(max(0.0, duration_s)),
         "output": "\n".join(lines),
         "output_format": "text",
         "visibility": visibility,
         "stdout_visibility": "hidden",
         "tests": [
             {
-                "name": _test_name(str(t.question), str(t.test_id)),
-                "score": float(t.points),
-                "max_score": float(t.max_points),
+                "name": _test_name(t.question, t.test_id),
+                "score": round(float(t.score), 6),
+                "max_score": round(float(t.max_score), 6),
                 "status": "passed" if t.passed else "failed",
-                "output": str(t.message or ""),
+                "output": t.message,
                 "output_format": "text",
                 "visibility": visibility,
             }
-            for t in tests.itertuples()
+            for t in tests
         ],
     }
+
+
+def submission_gradescope_results(
+    result: SubmissionResult, *, visibility: Visibility = "visible"
+) -> dict[str, Any]:
+    """Gradescope's ``results.json`` for a freshly graded submission (no gradebook needed).
+
+    The same text as :func:`gradescope_results` gives once ``result`` is recorded: the
+    rejection reason and the run's notices on top, each test's message; never the review
+    flags, which are for instructors.
+
+    Args:
+        result: The trusted side's verdict on one notebook.
+        visibility: Gradescope visibility of the result and of each test.
+
+    Returns:
+        The results dict, tests in the answer key's order.
+    """
+    lines = [result.reason] if result.reason else []
+    lines.extend(result.notices)
+    entries = [
+        GradescopeTest(t.question, t.test_id, t.points, t.max_points, t.passed, t.message)
+        for t in result.tests
+    ]
+    return gradescope_json(result.score, result.duration_s, lines, entries, visibility)
 
 
 def write_gradescope_results(
@@ -231,3 +316,44 @@ def _display_name(student: str, person: pd.Series) -> str:
     if first and last:
         return f"{last}, {first}"
     return last or first or student
+
+
+def write_gradescope_folder(
+    db_url: str,
+    assignment: str,
+    folder: str | os.PathLike[str],
+    *,
+    visibility: Visibility = "visible",
+) -> list[Path]:
+    """Write ``<folder>/<student>/results.json`` for every student of the gradebook.
+
+    Args:
+        db_url: SQLAlchemy URL of the gradebook database.
+        assignment: nbgrader assignment name.
+        folder: Where to write (created).
+        visibility: Gradescope visibility of the results and of each test.
+
+    Returns:
+        The files written, one per student, sorted by student id.
+
+    Raises:
+        KeyError: No such assignment in the gradebook.
+        ValueError: A student id that cannot be a folder name (``/``, ``..``, a leading dot).
+    """
+    rows = read_rows(db_url)
+    if assignment not in set(rows.assignments["assignment"]):
+        known = ", ".join(sorted(rows.assignments["assignment"])) or "none"
+        raise KeyError(f"no assignment {assignment!r} in the gradebook (assignments: {known})")
+    out = Path(folder)
+    written = []
+    for student in sorted(rows.students["student"]):
+        if not student or student.startswith(".") or "/" in student or "\\" in student:
+            raise ValueError(
+                f"student id {student!r} cannot name a folder; export that student with "
+                "--student and --output FILE instead"
+            )
+        path = out / student / "results.json"
+        written.append(
+            write_gradescope_results(db_url, assignment, student, path, visibility=visibility)
+        )
+    return written
