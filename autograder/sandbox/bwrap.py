@@ -28,6 +28,9 @@ from pathlib import Path
 from ..settings import Limits
 from .base import RUNTIME_DIR, RUNTIME_NAME, SandboxRun, base_env
 
+#: Where the worker's spool is mounted in its outer sandbox (each job covers it).
+SPOOL = "/spool"
+
 #: Small files under /etc that programs expect; the rest of /etc stays outside.
 ETC_FILES = (
     "/etc/ld.so.cache",
@@ -46,8 +49,9 @@ SANDBOX_GID = 65534
 ZYGOTE_TMP_BYTES = 16 << 20
 _LAUNCH = (
     'set -e; stage="$1"; shift; mount -t tmpfs -o size=64k,mode=0755 gradetape-stage "$stage";'
-    ' i=0; while [ "$1" != "--" ]; do mkdir "$stage/$i";'
-    ' mount --bind "$1" "$stage/$i"; mount -o remount,bind,ro "$stage/$i"; i=$((i+1)); shift;'
+    ' i=0; while [ "$1" != "--" ]; do mode="$1"; mkdir "$stage/$i";'
+    ' mount --bind "$2" "$stage/$i"; if [ "$mode" = ro ]; then'
+    ' mount -o remount,bind,ro "$stage/$i"; fi; i=$((i+1)); shift 2;'
     " done; shift; exec setpriv --reuid {uid} --regid {gid} --clear-groups --inh-caps=-all"
     ' -- "$@"'
 )
@@ -72,10 +76,14 @@ def outer_command(spool: Path, stage: Path | None, info_fd: int) -> list[str]:
         stage: An empty host folder for the private-mount launch as root (``None``: plain).
         info_fd: Descriptor on which bubblewrap writes its JSON info (``child-pid``).
     """
-    sources = [*shared_paths(), str(RUNTIME_DIR)]
-    targets = [*shared_paths(), f"/opt/gradetape/{RUNTIME_NAME}"]
+    # (host folder, folder in the sandbox, writable); as root, each goes through the stage so
+    # that the sandbox uid needs no access to the host path (a private TMPDIR, /root/.pyenv).
+    binds = [(p, p, False) for p in shared_paths()]
+    binds += [(str(RUNTIME_DIR), f"/opt/gradetape/{RUNTIME_NAME}", False)]
+    binds += [(str(spool), SPOOL, True)]
+    sources = [b[0] for b in binds]
     if stage is not None:
-        sources = [str(stage / str(i)) for i in range(len(targets))]
+        sources = [str(stage / str(i)) for i in range(len(binds))]
     bwrap = shutil.which("bwrap") or "bwrap"
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
     args += ["--info-fd", str(info_fd)]
@@ -89,11 +97,11 @@ def outer_command(spool: Path, stage: Path | None, info_fd: int) -> list[str]:
             args += ["--ro-bind", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", str(ZYGOTE_TMP_BYTES), "--tmpfs", "/tmp"]
-    for source, target in zip(sources, targets, strict=True):
-        args += ["--ro-bind", source, target]
+    for source, (_, target, writable) in zip(sources, binds, strict=True):
+        args += ["--bind" if writable else "--ro-bind", source, target]
     for device in gpu_devices():  # GPU runners: the job sees the worker's GPUs
         args += ["--dev-bind", device, device]
-    args += ["--dir", "/job/in", "--dir", "/job/out", "--bind", str(spool), "/spool"]
+    args += ["--dir", "/job/in", "--dir", "/job/out"]
     args += ["--remount-ro", "/dev", "--remount-ro", "/"]
     args += ["--chdir", "/", "--clearenv"]
     env = base_env() | {
@@ -105,7 +113,7 @@ def outer_command(spool: Path, stage: Path | None, info_fd: int) -> list[str]:
     }
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
-    args += ["--", sys.executable, "-m", f"{RUNTIME_NAME}.zygote", "/spool"]
+    args += ["--", sys.executable, "-m", f"{RUNTIME_NAME}.zygote", SPOOL]
     if stage is None:
         return args
     ids = sandbox_ids() or (os.getuid(), os.getgid())
@@ -121,7 +129,7 @@ def outer_command(spool: Path, stage: Path | None, info_fd: int) -> list[str]:
         script,
         "gradetape-launch",
         str(stage),
-        *[*shared_paths(), str(RUNTIME_DIR)],
+        *[arg for source, _, writable in binds for arg in ("rw" if writable else "ro", source)],
         "--",
         *args,
     ]

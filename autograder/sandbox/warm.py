@@ -132,7 +132,8 @@ class WarmWorker:
     def _command(self, info_fd: int) -> tuple[list[str], dict[str, str] | None]:
         if self.use_bwrap:
             if os.geteuid() == 0 and self.stage is None:
-                self.stage = Path(tempfile.mkdtemp(prefix="gradetape-stage-"))
+                # In /tmp itself, not TMPDIR: the sandbox uid must be able to reach it.
+                self.stage = Path(tempfile.mkdtemp(prefix="gradetape-stage-", dir="/tmp"))
                 os.chmod(self.stage, 0o755)
             return outer_command(self.spool, self.stage, info_fd), {}
         lib = self.spool / ".lib"
