@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -162,6 +163,12 @@ def _descendants(root: int) -> list[str]:
     return found
 
 
+def _gradetape_cgroups(pid: str) -> set[str]:
+    """The GradeTape pids cgroups (``gradetape-<random>``) a process belongs to."""
+    text = _proc(pid, "cgroup").decode(errors="replace")
+    return {part for part in re.findall(r"gradetape-[0-9a-f]{12}", text)}
+
+
 class HostWatch:
     """Remembers the namespaces of every process the batch started, to find survivors later."""
 
@@ -171,6 +178,7 @@ class HostWatch:
         self.me = os.getpid()
         self.own_ns = {_ns(str(self.me), "pid"), _ns(str(self.me), "user"), ""}
         self.namespaces: set[str] = set()
+        self.cgroups: set[str] = set()  # the workers' pids cgroups (random names, never reused)
         self.as_root: set[str] = set()
         self.lock = threading.Lock()
 
@@ -180,6 +188,7 @@ class HostWatch:
             for pid in _descendants(self.me):
                 for kind in ("pid", "user"):
                     self.namespaces.add(_ns(pid, kind))
+                self.cgroups |= _gradetape_cgroups(pid)
                 cmd = _proc(pid, "cmdline")
                 if b"gradetape_runtime" in cmd and _uid(pid) == 0:  # sandboxed code as host root
                     self.as_root.add(cmd.replace(b"\0", b" ").decode(errors="replace")[:120])
@@ -200,7 +209,10 @@ class HostWatch:
         for pid in (p for p in os.listdir("/proc") if p.isdigit() and int(p) != self.me):
             cmd = _proc(pid, "cmdline")
             ours = self.tok in cmd or self.root in cmd
-            ours = ours or bool({_ns(pid, "pid"), _ns(pid, "user")} & self.namespaces)
+            if self.cgroups:  # namespace inodes are reused by other sandboxes; cgroup names not
+                ours = ours or bool(_gradetape_cgroups(pid) & self.cgroups)
+            else:
+                ours = ours or bool({_ns(pid, "pid"), _ns(pid, "user")} & self.namespaces)
             if ours:
                 text = cmd.replace(b"\0", b" ").decode(errors="replace")[:200]
                 found.append(f"pid {pid} uid {_uid(pid)}: {text}")
@@ -370,14 +382,16 @@ def check_students(batch: Batch, attack_class: str) -> None:
                 f"{s.name}: probes that could not see the job's own traces: {silent}: {_said(res)}"
             )
         elif s.score is None:
-            if res.score not in (pytest.approx(0.0), pytest.approx(FULL)):
-                problems.append(
-                    f"{s.name} scored {res.score}, neither zero nor full marks: {_said(res)}"
-                )
-            elif res.score == 0 and not (
-                res.reason or res.notices or all(t.message for t in res.tests)
+            # The honest score of a notebook that damaged its own output: never more than
+            # full marks, and every point it lost is explained.
+            if not 0.0 <= res.score <= FULL + 1e-9:
+                problems.append(f"{s.name} scored {res.score}, outside 0..{FULL}: {_said(res)}")
+            elif res.score < FULL and not (
+                res.reason
+                or res.notices
+                or all(t.message for t in res.tests if t.points < t.max_points)
             ):
-                problems.append(f"{s.name} got a zero without a reason")
+                problems.append(f"{s.name} lost points without a reason")
         elif s.role != "accomplice" and s.role != "control" and res.score != pytest.approx(s.score):
             problems.append(
                 f"{s.name} ({s.role}) scored {res.score}, must score {s.score}: {_said(res)}"

@@ -70,7 +70,7 @@ class CopyLimits:
 
     max_bytes: int
     max_files: int = 20_000
-    max_depth: int = 4
+    max_depth: int = 10
 
 
 class ConfineError(OSError):
@@ -164,10 +164,27 @@ def _build_mounts(job_dir: str, storage_mb: int) -> None:
     _mount("gradetape-empty", SPOOL, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
 
 
+def _loopback_up() -> None:
+    """Bring up ``lo`` in the job's network namespace: its own localhost, nothing beyond."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(sock.fileno(), siocgifflags, request))[1]
+        fcntl.ioctl(sock.fileno(), siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b""))
+
+
 def _become_job() -> None:
     """In pid 1 of the job's namespace: own /proc, no user namespaces, no privileges."""
     _prctl(PR_SET_PDEATHSIG, SIGKILL, "pdeathsig")
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    try:
+        _loopback_up()
+    except OSError:
+        pass  # a job without localhost still runs
     for limit in ("max_user_namespaces", "max_mnt_namespaces"):
         try:
             _write(f"/proc/sys/user/{limit}", "0")

@@ -265,7 +265,8 @@ class WarmWorker:
                 self.start()
             assert self.proc is not None and self.proc.stdin is not None
             cpu = int(limits.job_timeout * 2) + 10
-            request = f"run {job_id} {cpu} {limits.storage_mb} {limits.max_total_mb << 20}\n"
+            copy_bytes = (limits.max_total_mb + limits.handover_mb) << 20  # values + hand-over
+            request = f"run {job_id} {cpu} {limits.storage_mb} {copy_bytes}\n"
             self.proc.stdin.write(request.encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, RuntimeError) as exc:
