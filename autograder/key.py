@@ -2,8 +2,8 @@
 
 Keys are cached on the trusted side by a digest of everything that produced them (the
 reference cells, the grader files, the runtime, the seed and how job seeds are derived
-from it, the limits), so a batch pays for
-the reference run once and a changed grader or solution is never graded with a stale key.
+from it, the limits, the interpreter and numerical library versions), so a batch pays for
+the reference run once and a changed grader, solution or Python is never graded with a stale key.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import nbformat
 
 from .compare import judge_test
 from .exercise import Exercise
+from .fingerprint import environment_fingerprint
 from .fresh import FRESH_FORMAT, FreshPlanError, fresh_plan, read_kept, run_graded
 from .heldout import VERSION as HELDOUT_VERSION
 from .heldout import labels_for
@@ -53,7 +54,8 @@ def _digest(
     h = hashlib.sha256(
         f"gradetape-key/{KEY_FORMAT}/{FRESH_FORMAT}/{seed}/{SEED_DERIVATION}/{exercise.limits}/"
         f"{exercise.datasets}/{HELDOUT_VERSION}/{sorted(select) if select else None}/"
-        f"{sorted((k, s.digest) for k, s in exercise.private_data.items())}".encode()
+        f"{sorted((k, s.digest) for k, s in exercise.private_data.items())}/"
+        f"{environment_fingerprint()}".encode()
     )
     for source in sources:
         h.update(b"\0cell\0" + source.encode())

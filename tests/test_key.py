@@ -1,5 +1,6 @@
 """The answer key refuses a reference run it cannot trust."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,19 @@ def test_a_reference_value_that_is_not_the_tensor_it_requires_breaks_the_key():
     with pytest.raises(GraderError, match="recorded with tensor=True but the reference's value is a ndarray"):
         _check_reference(ex, record(Recorded("x", value, {"tensor": True})), "", 1)
     _check_reference(ex, record(Recorded("x", Value("tf.Tensor", array=np.zeros(2), tensor=True), {"tensor": True})), "", 1)
+
+
+def test_the_key_cache_digest_changes_with_the_interpreter_and_numerical_libraries(monkeypatch, tmp_path):
+    import autograder.key as key_module
+    from autograder.fingerprint import environment_fingerprint
+
+    (tmp_path / "test_g.py").write_text("def test_a():\n    pass\n")
+    ex = Exercise("x", "x.ipynb", tmp_path, tmp_path / "s.ipynb", tmp_path / "r.ipynb", Limits())
+    here = key_module._digest(ex, ["x = 1"], 7)
+    assert key_module._digest(ex, ["x = 1"], 7) == here
+    fingerprint = environment_fingerprint()
+    assert "tensorflow" in fingerprint and ".".join(map(str, sys.version_info[:2])) in fingerprint
+    for other in (fingerprint.replace("cpython-3.1", "cpython-3.9"), fingerprint.replace("numpy=", "numpy=0")):
+        assert other != fingerprint
+        monkeypatch.setattr(key_module, "environment_fingerprint", lambda other=other: other)
+        assert key_module._digest(ex, ["x = 1"], 7) != here

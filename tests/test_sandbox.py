@@ -1,6 +1,8 @@
 """The sandboxes: isolation properties and limits, on small jobs without TensorFlow."""
 
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,8 +64,11 @@ def test_bwrap_isolates_network_files_and_privileges(make_job, monkeypatch):
     assert run.isolation == "bwrap" and not run.timed_out
     f = facts(job)
     assert f["net"] != "open" and f["internet"] != "open"
-    # Only the virtual environment is mounted from the repository (when it lives there).
-    assert f["repo_listing"] in ("[]", "['.venv']")
+    # Only the virtual environment is mounted from the repository (when it lives there:
+    # .venv, or a per-Python folder such as .venv-3.12).
+    venv = Path(sys.prefix)
+    inside = [venv.relative_to(repo).parts[0]] if venv.is_relative_to(repo) else []
+    assert f["repo_listing"] == str(inside)
     assert f["solutions_visible"] == "False"
     assert f["uid"] != "0"
     assert f["env_leak"] == "False"
