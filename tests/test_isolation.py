@@ -181,23 +181,39 @@ class HostWatch:
         self.cgroups: set[str] = set()  # the workers' pids cgroups (random names, never reused)
         self.as_root: set[str] = set()
         self.lock = threading.Lock()
+        # Sandboxes this process already had (another test module's pool, kept by a
+        # module-scoped fixture under xdist) are not the batch's: left out of everything.
+        self.before = set(_descendants(self.me))
+        self.old_cgroups = set().union(*(_gradetape_cgroups(p) for p in self.before))
+        self.old_ns = {_ns(p, kind) for p in self.before for kind in ("pid", "user")}
+
+    def _mine(self) -> list[str]:
+        """This process's descendants that the batch started."""
+        return [
+            p
+            for p in _descendants(self.me)
+            if p not in self.before and not (_gradetape_cgroups(p) & self.old_cgroups)
+        ]
 
     def snapshot(self) -> None:
         """Record the pid and user namespaces of this process's descendants (sandboxes)."""
         with self.lock:
-            for pid in _descendants(self.me):
+            for pid in self._mine():
                 for kind in ("pid", "user"):
                     self.namespaces.add(_ns(pid, kind))
                 self.cgroups |= _gradetape_cgroups(pid)
-                cmd = _proc(pid, "cmdline")
-                if b"gradetape_runtime" in cmd and _uid(pid) == 0:  # sandboxed code as host root
-                    self.as_root.add(cmd.replace(b"\0", b" ").decode(errors="replace")[:120])
-            self.namespaces -= self.own_ns
+                argv = _proc(pid, "cmdline").split(b"\0")
+                python = os.path.basename(argv[0]).startswith(b"python")
+                if python and b"gradetape_runtime" in b" ".join(argv) and _uid(pid) == 0:
+                    # sandboxed code as host root (the launcher's own shell is not sandboxed)
+                    self.as_root.add(b" ".join(argv).decode(errors="replace")[:120])
+            self.namespaces -= self.own_ns | self.old_ns
+            self.cgroups -= self.old_cgroups
 
     def zygotes(self) -> list[str]:
         """Host pids of this batch's zygotes, idle ones (no child) first."""
         mine = [
-            p for p in _descendants(self.me) if b"gradetape_runtime.zygote" in _proc(p, "cmdline")
+            p for p in self._mine() if b"gradetape_runtime.zygote" in _proc(p, "cmdline")
         ]
         children = {_ppid(p) for p in os.listdir("/proc") if p.isdigit()}
         return sorted(mine, key=lambda p: p in children)
