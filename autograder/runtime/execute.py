@@ -39,6 +39,18 @@ class CappedWriter(io.TextIOBase):
         return "".join(self.parts)
 
 
+def public_name(error: BaseException) -> str:
+    """The exception's first public class name, for students.
+
+    Python 3.13 raises ``_IncompleteInputError`` for an unfinished statement; it reads
+    ``SyntaxError``.
+    """
+    for cls in type(error).__mro__:
+        if not cls.__name__.startswith("_"):
+            return cls.__name__
+    return type(error).__name__
+
+
 def _strays(me: int, parent: int, own_namespace: bool, keep: frozenset[int]) -> list[int]:
     import os
 
@@ -148,7 +160,7 @@ def run_cells(
                 "ok": error is None,
                 "error": ""
                 if error is None
-                else f"{type(error).__name__}: {error}".split("\n")[0][:200],
+                else f"{public_name(error)}: {error}".split("\n")[0][:200],
                 "output": out.getvalue()[:2000],
             },
         )
