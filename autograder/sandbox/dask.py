@@ -154,10 +154,19 @@ class DaskSandbox:
 
 
 def gpu_workers(client: Any) -> list[str]:
-    """Addresses of the cluster's workers that advertise a ``GPU`` resource."""
-    info = client.scheduler_info()
-    return [
-        address
-        for address, worker in info.get("workers", {}).items()
-        if worker.get("resources", {}).get("GPU", 0) > 0
-    ]
+    """Addresses of the cluster's workers that advertise a ``GPU`` resource.
+
+    Asks the scheduler itself: the client's ``scheduler_info()`` is a copy refreshed every few
+    seconds, which was seen empty while the worker was registered.
+    """
+    try:
+        resources = client.run_on_scheduler(_worker_resources)
+    except AttributeError:  # a client without run_on_scheduler
+        info = client.scheduler_info()
+        resources = {a: w.get("resources", {}) for a, w in info.get("workers", {}).items()}
+    return [address for address, have in resources.items() if have.get("GPU", 0) > 0]
+
+
+def _worker_resources(dask_scheduler: Any) -> dict[str, dict[str, float]]:
+    """On the scheduler: every worker's advertised resources."""
+    return {address: dict(ws.resources) for address, ws in dask_scheduler.workers.items()}
