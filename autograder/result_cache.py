@@ -2,7 +2,8 @@
 
 The digest covers the submission file, the release it is rebuilt on, the answer key's digest
 (which covers the reference, the grader, the runtime, the limits and the seed) and the
-trusted grading code. Cached results are JSON the trusted side wrote itself.
+trusted grading code: every module ``grading.py`` imports, directly or not, found by walking
+the imports rather than listed by hand. Cached results are JSON the trusted side wrote itself.
 """
 
 from __future__ import annotations
@@ -19,24 +20,82 @@ from typing import Any
 from .results import QuestionResult, Status, SubmissionResult, TestResult
 
 CACHE_FORMAT = "1"
-_TRUSTED_CODE = (
-    "compare.py",
-    "grading.py",
-    "loader.py",
-    "static.py",
-    "values.py",
-    "exercise.py",
-    "readers.py",
-    "fresh.py",
-    "jobs.py",
-)
+_PACKAGE = Path(__file__).resolve().parent
+_ROOT_MODULE = "grading.py"
+"""Where the trusted code that shapes a result starts: its import closure is hashed."""
+
+
+def _module_file(package_dir: Path, parts: list[str]) -> Path | None:
+    """The file of module ``parts`` (relative to the package root), or ``None``."""
+    base = package_dir.joinpath(*parts) if parts else package_dir
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path, package_dir: Path) -> set[Path]:
+    """Files of this package that ``path`` imports, at module level or inside functions."""
+    import ast
+
+    here = list(path.relative_to(package_dir).parent.parts)
+    found: set[Path] = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        targets: list[list[str]] = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - (node.level - 1)] if node.level > 1 else list(here)
+            elif node.module and node.module.split(".")[0] == package_dir.name:
+                base = []
+            else:
+                continue
+            module = (node.module or "").split(".") if node.module else []
+            if not node.level:
+                module = module[1:]
+            targets.append(base + module)
+            targets.extend(base + module + [alias.name] for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == package_dir.name:
+                    targets.append(parts[1:])
+        for parts in targets:
+            for depth in range(1, len(parts) + 1):  # every package on the way runs too
+                init = _module_file(package_dir, parts[: depth - 1] + [parts[depth - 1]])
+                if init is not None:
+                    found.add(init)
+    return found
+
+
+def trusted_code_files(package_dir: Path = _PACKAGE) -> list[Path]:
+    """Every module of the package that grading imports, found by walking imports.
+
+    Computed rather than listed, so a module that shapes a result or a message (and every
+    module it imports, however lazily) cannot be forgotten. Hidden graders and the sandbox
+    runtime are covered by the answer key's digest instead, but are included when imported.
+
+    Args:
+        package_dir: The ``autograder`` package folder.
+
+    Returns:
+        The files, sorted by path.
+    """
+    todo = [package_dir / _ROOT_MODULE, package_dir / "__init__.py"]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        todo.extend(_imports(path, package_dir) - seen)
+    return sorted(seen)
 
 
 def _code_hash() -> str:
-    here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for name in _TRUSTED_CODE:
-        h.update((here / name).read_bytes())
+    for path in trusted_code_files():
+        h.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 
