@@ -401,7 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
         "current directory)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (INFO)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="what to do (gradetape COMMAND --help: its options and examples)",
+    )
 
     def add(
         name: str,

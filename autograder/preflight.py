@@ -150,14 +150,14 @@ def check_database(url: str, given: bool, must_exist: bool) -> None:
     try:
         parsed = make_url(url)
         dialect = parsed.get_dialect()
-    except ArgumentError:
-        raise UsageError(
-            f"{source} {url!r} is not a database URL; use one like {example}"
-        ) from None
-    except NoSuchModuleError:
+    except NoSuchModuleError:  # a subclass of ArgumentError
         raise UsageError(
             f"{source} {url!r}: unknown database kind {parsed.drivername!r}; "
             f"use one like {example}{suggest(parsed.drivername, ('sqlite', 'postgresql'))}"
+        ) from None
+    except ArgumentError:
+        raise UsageError(
+            f"{source} {url!r} is not a database URL; use one like {example}"
         ) from None
     shown = parsed.render_as_string(hide_password=True)
     if dialect.name == "sqlite":
