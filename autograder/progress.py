@@ -208,7 +208,8 @@ class BarProgress:
         self.bar.stop()
         done = self.eta.done if self.eta else 0
         total = time.monotonic() - self.begun
-        self.bar.console.print(f"  {done} graded ({self.zero} zero) in {total:.1f} s")
+        summary = f"  {done} graded ({self.zero} zero) in {total:.1f} s"
+        self.bar.console.print(summary, markup=False, highlight=False)
 
     def close(self) -> None:
         """Stop the live display (also after an error)."""
