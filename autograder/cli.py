@@ -173,6 +173,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     settings = _settings(args)
     progress = None if args.quiet else make_progress(settings.worker_count)
     try:
+        if progress is not None:
+            progress.stage("load")
         from gradebook import format_table, per_student_table
 
         from .course import grade_assignment

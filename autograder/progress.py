@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 #: Stage names :func:`autograder.course.grade_assignment` reports, and how they read.
 STAGES = {
+    "load": "loading the exercise and starting the sandboxes",
     "connect": "connecting to the Dask scheduler",
     "key": "building the answer key",
     "variants": "running the known-wrong variants",

@@ -103,7 +103,7 @@ class Limits:
     handover_files: int = 200
     handover_mb: int = 64
 
-    def updated(self, overrides: dict[str, Any], path: Path | str = "limits") -> Limits:
+    def updated(self, overrides: dict[str, Any], path: Path | str = "the limits") -> Limits:
         """Return a copy with the known keys of ``overrides`` applied.
 
         Args:
