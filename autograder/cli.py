@@ -1,31 +1,53 @@
-"""The ``gradetape`` command: parses arguments and delegates (everything is callable from Python).
+"""The ``gradetape`` command: parses arguments, checks them, and delegates.
 
-Exit status: 0 when the command finished (students may still have scored zero); 2 when
-grading itself could not run (a broken grader, a missing exercise, a bad option).
+Every function it calls is callable from Python. Exit status: 0 when the command finished
+(students may still have scored zero); 2 when it could not run: a bad option, path,
+database, assignment name or ``gradetape.toml`` key (one line says what to do, checked
+before any slow work), or a grader that fails its own reference solution.
+
+Start-up stays quick: this module imports only the standard library and the cheap
+:mod:`autograder.preflight`; each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .results import SubmissionResult
+from .preflight import (
+    UsageError,
+    check_database,
+    check_exercises,
+    check_graded,
+    check_notebook,
+    check_output_file,
+    check_output_folder,
+    check_root,
+    check_submitted,
+)
+
+if TYPE_CHECKING:
+    from .settings import CourseSettings
+
+EXIT_USAGE = 2
 
 
 def _root(args: argparse.Namespace) -> Path:
     return Path(args.root).resolve()
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> CourseSettings:
+    """The course settings for these arguments (read once per command line)."""
+    cached = getattr(args, "_course_settings", None)
+    if cached is not None:
+        return cached
     from .settings import load_settings
 
-    return load_settings(
+    settings = load_settings(
         _root(args),
         db_url=getattr(args, "db", None),
         submitted=Path(args.submitted).resolve() if getattr(args, "submitted", None) else None,
@@ -35,35 +57,100 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         scheduler=getattr(args, "scheduler", None),
         cache_dir=Path(args.cache_dir).resolve() if getattr(args, "cache_dir", None) else None,
     )
+    args._course_settings = settings
+    return settings
 
 
-class Progress:
-    """One stderr line per graded submission with counts, failures and an ETA."""
+def _check_course(args: argparse.Namespace, names: Sequence[str] = ()) -> CourseSettings:
+    """The root is a course, ``gradetape.toml`` is valid and every name is an exercise."""
+    check_root(_root(args))
+    settings = _settings(args)
+    check_exercises(settings.root, names)
+    return settings
 
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.done = 0
-        self.zero = 0
-        self.total: int | None = None
 
-    def __call__(self, result: SubmissionResult) -> None:
-        """Report one graded submission."""
-        self.done += 1
-        self.zero += result.score == 0
-        elapsed = time.monotonic() - self.start
-        rate = elapsed / self.done
-        eta = f" eta {rate * (self.total - self.done):4.0f} s" if self.total else ""
-        print(
-            f"  [{self.done:4d}] {result.student:<32} {result.score:6.1f}/{result.max_score:<6.1f}"
-            f" {result.status.value:<9} zero so far: {self.zero}  {elapsed:6.1f} s{eta}",
-            file=sys.stderr,
-            flush=True,
+def _check_gradebook(args: argparse.Namespace, must_exist: bool) -> CourseSettings:
+    """The root exists, ``gradetape.toml`` is valid and the gradebook can be reached."""
+    root = _root(args)
+    if not root.is_dir():
+        raise UsageError(f"the course root {root} does not exist; pass --root COURSE")
+    settings = _settings(args)
+    check_database(settings.database, bool(getattr(args, "db", None)), must_exist)
+    return settings
+
+
+def check_release(args: argparse.Namespace) -> None:
+    """``release``: the exercises exist and the gradebook can be written."""
+    settings = _check_course(args, args.assignment)
+    check_database(settings.database, bool(args.db), must_exist=False)
+
+
+def check_grade(args: argparse.Namespace) -> None:
+    """``grade``: the exercise, the submissions, the gradebook and the options make sense."""
+    settings = _check_course(args, [args.assignment])
+    check_submitted(settings.submitted_dir, args.assignment, bool(args.submitted))
+    if args.cache_dir:
+        check_output_folder(Path(args.cache_dir), "--cache-dir")
+    if args.scheduler and ":" not in args.scheduler:
+        raise UsageError(
+            f"--scheduler {args.scheduler!r} is not a Dask scheduler address; "
+            "give one like tcp://scheduler:8786"
         )
+    check_database(settings.database, bool(args.db), must_exist=False)
 
-    def finish(self) -> None:
-        """Print the summary line."""
-        elapsed = time.monotonic() - self.start
-        print(f"  {self.done} graded in {elapsed:.1f} s", file=sys.stderr)
+
+def check_export(args: argparse.Namespace) -> None:
+    """``export``: the format's options, the output path and the gradebook."""
+    if args.format == "gradescope":
+        if not args.assignment:
+            raise UsageError("--format gradescope needs --assignment NAME (the one to export)")
+        if not args.output and not args.student:
+            raise UsageError(
+                "--format gradescope needs --output FOLDER (one <student>/results.json each) "
+                "or --student ID"
+            )
+    else:
+        for option in ("assignment", "student"):
+            if getattr(args, option):
+                raise UsageError(
+                    f"--{option} is only for --format gradescope; leave it out for "
+                    f"--format {args.format}"
+                )
+        if args.format == "parquet" and not args.output:
+            raise UsageError("--format parquet needs --output DIRECTORY (one file per table)")
+    if args.output:
+        folder = args.format == "parquet" or (args.format == "gradescope" and not args.student)
+        check = check_output_folder if folder else check_output_file
+        check(Path(args.output), "--output")
+    settings = _check_gradebook(args, must_exist=True)
+    if args.assignment:
+        check_graded(settings.database, args.assignment)
+
+
+def check_report(args: argparse.Namespace) -> None:
+    """``report``: the output path, the gradebook and the assignment exist."""
+    check_output_file(Path(args.output), "--output")
+    settings = _check_gradebook(args, must_exist=True)
+    if args.assignment:
+        check_graded(settings.database, args.assignment)
+
+
+def check_bundle(args: argparse.Namespace) -> None:
+    """``gradescope-bundle``: the exercise exists and the zip can be written."""
+    _check_course(args, [args.exercise])
+    check_output_file(Path(args.output), "--output")
+
+
+def check_validate(args: argparse.Namespace) -> None:
+    """``validate``: the notebook is a notebook file and ``gradetape.toml`` is valid."""
+    check_notebook(Path(args.notebook))
+    _settings(args)
+
+
+def check_demo(args: argparse.Namespace) -> None:
+    """``demo``: the exercises exist and the demo folder can be made."""
+    _check_course(args, args.assignment)
+    check_output_folder(Path(args.out), "--out")
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -81,19 +168,29 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade every submission of an assignment into the gradebook."""
-    from gradebook import format_table, per_student_table
-
-    from .course import grade_assignment
+    from .progress import make_progress
 
     settings = _settings(args)
-    progress = None if args.quiet else Progress()
-    if progress is not None:
-        from .grading import find_submissions
+    progress = None if args.quiet else make_progress(settings.worker_count)
+    try:
+        if progress is not None:
+            progress.stage("load")
+        from gradebook import format_table, per_student_table
 
-        progress.total = len(find_submissions(settings.submitted_dir, args.assignment))
-    report = grade_assignment(settings, args.assignment, on_result=progress, force=args.force)
-    if progress is not None:
-        progress.finish()
+        from .course import grade_assignment
+
+        report = grade_assignment(
+            settings,
+            args.assignment,
+            on_result=progress.result if progress else None,
+            force=args.force,
+            on_stage=progress.stage if progress else None,
+        )
+        if progress is not None:
+            progress.finish()
+    finally:
+        if progress is not None:
+            progress.close()
     print(f"{args.assignment}: {len(report.results)} submissions graded ({report.isolation})")
     print(format_table(per_student_table(settings.database)))
     return 0
@@ -101,17 +198,21 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def _policy(settings: Any) -> Any:
     """The course's grading policy from the ``[grading]`` table of ``gradetape.toml``."""
-    import tomllib
-
     from gradebook import GradingPolicy
 
-    path = settings.root / "gradetape.toml"
-    table = tomllib.loads(path.read_text()).get("grading", {}) if path.exists() else {}
-    return GradingPolicy.from_mapping(table) if table else GradingPolicy()
+    try:
+        return GradingPolicy.from_mapping(settings.grading)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise UsageError(
+            f"{settings.root / 'gradetape.toml'}: [grading] {exc}; see gradebook/policy.py"
+        ) from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export the gradebook: long CSV, wide CSV, Canvas CSV, Parquet or Gradescope JSON."""
+    from .quickstart import light_nbgrader
+
+    light_nbgrader()
     from gradebook import canvas_csv, export_long, to_csv, to_parquet, wide_csv
 
     settings = _settings(args)
@@ -125,8 +226,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif args.format == "canvas":
         canvas_csv(settings.database, target)
     else:
-        if not args.output:
-            raise ValueError("--format parquet needs --output DIRECTORY")
         for name, path in to_parquet(settings.database, args.output, _policy(settings)).items():
             print(f"{name}: {path}")
     return 0
@@ -138,8 +237,6 @@ def _export_gradescope(args: argparse.Namespace, db_url: str) -> int:
 
     from gradebook.lms import gradescope_results, write_gradescope_folder, write_gradescope_results
 
-    if not args.assignment:
-        raise ValueError("--format gradescope needs --assignment NAME")
     try:
         if args.student:
             if args.output:
@@ -153,16 +250,11 @@ def _export_gradescope(args: argparse.Namespace, db_url: str) -> int:
                 )
                 print(json.dumps(results, indent=2))
             return 0
-        if not args.output:
-            raise ValueError(
-                "--format gradescope needs --output FOLDER (one <student>/results.json each) "
-                "or --student ID"
-            )
         paths = write_gradescope_folder(
             db_url, args.assignment, args.output, visibility=args.visibility
         )
     except KeyError as exc:
-        raise ValueError(str(exc.args[0]) if exc.args else str(exc)) from None
+        raise UsageError(str(exc.args[0]) if exc.args else str(exc)) from None
     print(f"{len(paths)} results.json files under {args.output}")
     return 0
 
@@ -182,6 +274,9 @@ def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report and the per-student feedback pages."""
+    from .quickstart import light_nbgrader
+
+    light_nbgrader()
     from gradebook import write_all_feedback
     from gradebook.report import write_report
 
@@ -209,39 +304,173 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_root(args), Path(args.out).resolve(), args.assignment or None)
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: looked up only when asked, so start-up does not pay for it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("gradetape")
+        except PackageNotFoundError:
+            number = "unknown (not installed; run scripts/bootstrap)"
+        print(f"gradetape {number} (Python {sys.version.split()[0]})")
+        parser.exit()
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 (one per core) or more")
+    return value
+
+
+EPILOGS = {
+    "release": """examples:
+  gradetape release                     # every exercise
+  gradetape release 01_tensors 02_layers
+""",
+    "grade": """examples:
+  gradetape grade 01_tensors            # submitted/<student>/01_tensors/*.ipynb
+  gradetape grade 01_tensors --submitted /srv/class/submitted --db postgresql://user@host/db
+  gradetape grade 01_tensors --workers 4 --quiet     # CI: no progress display
+  gradetape grade 01_tensors --scheduler tcp://scheduler:8786
+
+On a terminal a progress bar shows building the answer key, the known-wrong variants, then
+each submission with an ETA; elsewhere (CI logs) one plain line each.
+exit status: 0 when the batch finished (whatever students scored); 2 when grading could not
+run (a bad option or path, a reference solution that fails its own grader).
+""",
+    "export": """examples:
+  gradetape export                                  # long CSV on stdout
+  gradetape export --format wide -o grades.csv      # one row per student
+  gradetape export --format canvas -o canvas.csv    # Canvas gradebook import
+  gradetape export --format parquet -o tables/      # analyst tables
+  gradetape export --format gradescope --assignment 01_tensors -o gs/
+  gradetape export --format gradescope --assignment 01_tensors --student ada
+""",
+    "gradescope-bundle": """examples:
+  gradetape gradescope-bundle 01_tensors -o 01_tensors-gradescope.zip
+The zip holds the course seed and the answer key: keep it off anything students see.
+""",
+    "report": """examples:
+  gradetape report                          # report.html and every feedback page
+  gradetape report 01_tensors -o out/report.html
+""",
+    "validate": """examples:
+  gradetape validate exercises/01_tensors/01_tensors.ipynb
+  gradetape validate ~/work/01_Tensors.IPYNB     # any case of .ipynb
+""",
+    "demo": """examples:
+  gradetape demo                        # every exercise, into demo/
+  gradetape demo 01_tensors --out /tmp/demo
+""",
+}
+
+MAIN_EPILOG = """examples:
+  gradetape release 01_tensors
+  gradetape grade 01_tensors
+  gradetape export --format csv -o grades.csv
+  gradetape report
+  gradetape COMMAND --help              # options and examples of one command
+
+Settings live in gradetape.toml in the course root (an unknown key is an error).
+exit status: 0 done; 2 a bad input or grading could not run (one line says what to do).
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gradetape``."""
-    parser = argparse.ArgumentParser(prog="gradetape", description=__doc__.split("\n")[0])
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="gradetape",
+        description="GradeTape: release, grade, export and report a TensorFlow course "
+        "(nbgrader notebooks, sandboxed hidden graders).",
+        epilog=MAIN_EPILOG,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "--root",
         default=os.environ.get("GRADETAPE_ROOT", "."),
-        help="course root (default: current directory)",
+        help="course root, holding gradetape.toml (default: $GRADETAPE_ROOT, else the "
+        "current directory)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (INFO)")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="what to do (gradetape COMMAND --help: its options and examples)",
+    )
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
+    def add(
+        name: str,
+        help: str,
+        func: Callable[[argparse.Namespace], int],
+        check: Callable[[argparse.Namespace], None],
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name, help=help, description=help, epilog=EPILOGS[name], formatter_class=formatter
+        )
+        p.set_defaults(func=func, check=check)
+        return p
 
-    p = sub.add_parser("release", help="generate student releases with nbgrader")
-    p.add_argument("assignment", nargs="*", help="assignments (default: all)")
-    common(p)
-    p.set_defaults(func=cmd_release)
+    def db(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--db",
+            metavar="URL",
+            help="gradebook SQLAlchemy URL, like sqlite:///gradebook.db or "
+            "postgresql://user@host/db (default: $GRADETAPE_DB, else gradebook.db in the root)",
+        )
 
-    p = sub.add_parser("grade", help="grade submitted/<student>/<assignment>/*.ipynb")
-    p.add_argument("assignment")
-    p.add_argument("--submitted", help="submissions folder (default: ./submitted)")
-    p.add_argument("--isolation", choices=["auto", "bwrap", "subprocess"])
-    p.add_argument("--workers", type=int, help="sandboxes at once (default: one per core)")
+    p = add("release", "generate student releases with nbgrader", cmd_release, check_release)
+    p.add_argument("assignment", nargs="*", help="exercises to release (default: all)")
+    db(p)
+
+    p = add("grade", "grade submitted/<student>/<assignment>/*.ipynb", cmd_grade, check_grade)
+    p.add_argument("assignment", help="the exercise to grade, like 01_tensors")
+    p.add_argument(
+        "--submitted",
+        metavar="FOLDER",
+        help="submissions, laid out <student>/<assignment>/*.ipynb (default: submitted/)",
+    )
+    p.add_argument(
+        "--isolation",
+        choices=["auto", "bwrap", "subprocess"],
+        help="auto: bubblewrap when available; bwrap: refuse without it; subprocess: weak "
+        "isolation (default: gradetape.toml, else auto)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_non_negative,
+        metavar="N",
+        help="sandboxes at once (default: gradetape.toml; 0 = one per core)",
+    )
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
-    p.add_argument("--cold", action="store_true", help="a new sandbox per job (no warm workers)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines (for CI)")
-    p.add_argument("--scheduler", help="Dask scheduler address: grade on a Dask cluster")
-    p.add_argument("--cache-dir", help="trusted cache of keys and results (default: .gradetape)")
-    common(p)
-    p.set_defaults(func=cmd_grade)
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="a brand-new sandbox per job (no warm workers; same as warm = false)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress display (for CI)")
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler address: grade on a Dask cluster"
+    )
+    p.add_argument(
+        "--cache-dir",
+        metavar="FOLDER",
+        help="trusted cache of answer keys and results (default: .gradetape/cache)",
+    )
+    db(p)
 
-    p = sub.add_parser("export", help="export scores")
+    p = add("export", "export scores", cmd_export, check_export)
     p.add_argument(
         "--format",
         choices=["csv", "wide", "canvas", "parquet", "gradescope"],
@@ -249,64 +478,90 @@ def build_parser() -> argparse.ArgumentParser:
         help="csv: one row per student, assignment and question; wide: one row per student; "
         "canvas: Canvas gradebook import; parquet: analyst tables (needs --output DIR); "
         "gradescope: results.json per student (needs --assignment, and --output DIR or "
-        "--student ID)",
+        "--student ID) (default: csv)",
     )
-    p.add_argument("--output", "-o", help="file or folder to write (default: stdout)")
-    p.add_argument("--assignment", help="gradescope: the assignment to export")
-    p.add_argument("--student", help="gradescope: only this student's results.json")
+    p.add_argument(
+        "--output", "-o", metavar="PATH", help="file or folder to write (default: stdout)"
+    )
+    p.add_argument("--assignment", metavar="NAME", help="gradescope: the assignment to export")
+    p.add_argument("--student", metavar="ID", help="gradescope: only this student's results.json")
     p.add_argument(
         "--visibility",
         choices=["hidden", "after_due_date", "after_published", "visible"],
         default="visible",
         help="gradescope: visibility of the results and tests (default: visible)",
     )
-    common(p)
-    p.set_defaults(func=cmd_export)
+    db(p)
 
-    p = sub.add_parser(
-        "gradescope-bundle", help="Gradescope autograder zip of one exercise (setup.sh, ...)"
+    p = add(
+        "gradescope-bundle",
+        "Gradescope autograder zip of one exercise (setup.sh, run_autograder, key)",
+        cmd_gradescope_bundle,
+        check_bundle,
     )
-    p.add_argument("exercise")
-    p.add_argument("--output", "-o", default="bundle.zip", help="zip to write (bundle.zip)")
-    p.set_defaults(func=cmd_gradescope_bundle)
+    p.add_argument("exercise", help="the exercise to bundle, like 01_tensors")
+    p.add_argument(
+        "--output", "-o", metavar="ZIP", default="bundle.zip", help="zip to write (bundle.zip)"
+    )
 
-    p = sub.add_parser("report", help="HTML report and per-student feedback pages")
-    p.add_argument("assignment", nargs="?", help="feedback for this assignment only")
-    p.add_argument("--output", "-o", default="report.html")
-    common(p)
-    p.set_defaults(func=cmd_report)
+    p = add("report", "HTML report and per-student feedback pages", cmd_report, check_report)
+    p.add_argument(
+        "assignment", nargs="?", help="feedback pages for this assignment only (default: all)"
+    )
+    p.add_argument(
+        "--output", "-o", metavar="FILE", default="report.html", help="report (report.html)"
+    )
+    db(p)
 
-    p = sub.add_parser("validate", help="run a notebook's visible self-checks")
-    p.add_argument("notebook")
-    p.set_defaults(func=cmd_validate)
+    p = add("validate", "run a notebook's visible self-checks", cmd_validate, check_validate)
+    p.add_argument("notebook", help="the notebook file (.ipynb, any case)")
 
-    p = sub.add_parser("demo", help="release, grade a demo class, report")
-    p.add_argument("assignment", nargs="*", help="assignments (default: all)")
-    p.add_argument("--out", default="demo", help="folder for the demo class (default: demo)")
-    p.set_defaults(func=cmd_demo)
+    p = add("demo", "release, grade a demo class, report", cmd_demo, check_demo)
+    p.add_argument("assignment", nargs="*", help="exercises (default: all)")
+    p.add_argument(
+        "--out", metavar="FOLDER", default="demo", help="folder for the demo class (demo)"
+    )
     return parser
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "could not run" (exit 2, one message) rather than a bug.
+
+    The grader's and release's own error classes count only once their modules are loaded:
+    looking them up must not import TensorFlow or nbgrader.
+    """
+    kinds: list[type[BaseException]] = [
+        UsageError,
+        FileNotFoundError,
+        ValueError,
+        RuntimeError,
+        OSError,
+    ]
+    for module, name in (("autograder.key", "GraderError"), ("autograder.release", "ReleaseError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            kinds.append(getattr(loaded, name))
+    return tuple(kinds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gradetape``; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    from .key import GraderError
-    from .release import ReleaseError
+    import logging
 
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
+        args.check(args)
         return int(args.func(args))
-    except (
-        GraderError,
-        ReleaseError,
-        FileNotFoundError,
-        ValueError,
-        RuntimeError,
-        OSError,
-    ) as exc:
+    except KeyboardInterrupt:
+        print("gradetape: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if not isinstance(exc, _known_errors()):
+            raise
         print(f"gradetape: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

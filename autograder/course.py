@@ -38,8 +38,12 @@ def grade_assignment(
     on_result: Callable[[SubmissionResult], None] | None = None,
     record: bool = True,
     force: bool = False,
+    on_stage: Callable[[str, int | None], None] | None = None,
 ) -> BatchReport:
     """Grade every submission of ``assignment`` and record the scores in the gradebook.
+
+    ``on_stage(name, count)`` is told when each stage begins (``"connect"``, ``"key"``,
+    ``"variants"``, ``"grading"``; see :mod:`autograder.progress`), for a progress display.
 
     Raises:
         FileNotFoundError: If the exercise does not exist.
@@ -48,6 +52,7 @@ def grade_assignment(
     from gradebook import ensure_assignment
     from gradebook import record as record_results
 
+    stage = on_stage or (lambda name, count: None)
     exercise = load_exercise(settings, assignment)
     workers = settings.worker_count
     client = None
@@ -58,23 +63,27 @@ def grade_assignment(
 
         from .sandbox.dask import DaskSandbox
 
+        stage("connect", None)
         client = Client(settings.scheduler)
         workers = max(1, sum(client.nthreads().values()))
         box = DaskSandbox(client, settings.isolation)
     else:
         box = make_sandbox(settings.isolation, settings.warm, workers, exercise.limits)
     try:
+        stage("key", None)
         key = build_key(exercise, settings.seed, box, settings.cache)
         if hasattr(box, "gpu"):
             box.gpu = any(t.gpu for t in key.tests.values())
         submissions = find_submissions(settings.submitted_dir, assignment)
         runs = []
         if settings.misconceptions:
+            stage("variants", len(exercise.variants()))
             runs = build_variant_runs(exercise, key, settings.seed, box, settings.cache, workers)
         cache = None if force else ResultCache(settings.cache / "results" / assignment)
         if record:
             ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)
         lock = threading.Lock()
+        stage("grading", len(submissions))
 
         def done(result: SubmissionResult) -> None:
             # Record each submission as soon as it is graded (one transaction each), so a

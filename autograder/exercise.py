@@ -123,7 +123,7 @@ def load_exercise(settings: CourseSettings, name: str) -> Exercise:
         grader_dir=grader_dir,
         source_path=settings.solutions_dir / name / notebook,
         release_path=settings.exercises_dir / name / notebook,
-        limits=settings.limits.updated(data.get("limits", {})),
+        limits=settings.limits.updated(data.get("limits", {}), config),
         static_checks=checks,
         datasets=datasets,
         meta={

@@ -55,14 +55,19 @@ class Submission:
         expected = self.folder / exercise.notebook
         if expected.is_file():
             return expected, ""
-        others = sorted(p for p in self.folder.glob("*.ipynb") if p.is_file())
+        files = sorted(p for p in self.folder.iterdir() if p.is_file())
+        # a notebook is any file ending in .ipynb, in any case (01_Tensors.IPYNB)
+        others = [p for p in files if p.suffix.lower() == ".ipynb"]
         if len(others) == 1:
             return others[0], (
                 f"the notebook was submitted as {others[0].name} instead of "
                 f"{exercise.notebook}; it was graded anyway"
             )
-        found = ", ".join(p.name for p in others) or "no notebook"
-        raise Rejected(f"no notebook named {exercise.notebook} in the submission (found: {found})")
+        found = ", ".join(p.name for p in (others or files)[:10]) or "nothing"
+        raise Rejected(
+            f"no notebook named {exercise.notebook} in the submission (found: {found}); "
+            f"submit the notebook as {exercise.notebook}"
+        )
 
     def timestamp(self) -> datetime | None:
         """Nbgrader's ``timestamp.txt``, when present and readable."""

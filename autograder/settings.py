@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,60 @@ from .similarity import MIN_TOKENS, THRESHOLD
 
 CONFIG_FILE = "gradetape.toml"
 SEED_ENV = "GRADETAPE_SECRET_SEED"
+ISOLATIONS = ("auto", "bwrap", "subprocess")
+
+#: Top-level keys of ``gradetape.toml`` and the type each must have.
+TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
+    "seed": int,
+    "workers": int,
+    "isolation": str,
+    "warm": bool,
+    "misconceptions": bool,
+    "scheduler": str,
+}
+#: Tables of ``gradetape.toml``; ``[grading]`` is read by :mod:`gradebook.policy`.
+TABLES = ("limits", "heldout", "similarity", "grading")
+#: Keys of the ``[grading]`` table: the fields of :class:`gradebook.policy.GradingPolicy`
+#: (kept here so that checking a file needs no pandas; a test keeps the two in step).
+GRADING_KEYS = (
+    "late_penalty_per_day",
+    "late_penalty_cap",
+    "late_penalty_basis",
+    "grace_minutes",
+    "extensions",
+    "drop_lowest",
+    "never_drop",
+    "weights",
+    "default_weight",
+    "cutoffs",
+)
+
+
+class SettingsError(ValueError):
+    """``gradetape.toml`` (or a setting's environment variable) cannot be used as written."""
+
+
+def check_keys(keys: Iterable[str], known: Iterable[str], table: str, path: Path) -> None:
+    """Refuse keys a table does not have, naming the nearest valid key.
+
+    Args:
+        keys: The keys found.
+        known: The keys the table accepts.
+        table: The table's name (``""`` for the top level).
+        path: The settings file, for the message.
+
+    Raises:
+        SettingsError: One line naming the first unknown key, its table, the nearest valid
+            key (``difflib``) and every known key.
+    """
+    known = sorted(known)
+    unknown = sorted(set(keys) - set(known))
+    if not unknown:
+        return
+    where = f"[{table}]" if table else "the top level"
+    near = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
+    hint = f"; did you mean {near[0]!r}?" if near else "; remove it or fix its spelling"
+    raise SettingsError(f"{path}: {where} has unknown keys {unknown}; known: {known}{hint}")
 
 
 @dataclass(frozen=True)
@@ -47,16 +103,25 @@ class Limits:
     handover_files: int = 200
     handover_mb: int = 64
 
-    def updated(self, overrides: dict[str, Any]) -> Limits:
+    def updated(self, overrides: dict[str, Any], path: Path | str = "the limits") -> Limits:
         """Return a copy with the known keys of ``overrides`` applied.
 
+        Args:
+            overrides: Limit name to value (a ``[limits]`` table).
+            path: Where the overrides come from, for messages.
+
         Raises:
-            ValueError: If ``overrides`` names a limit that does not exist.
+            SettingsError: If ``overrides`` names a limit that does not exist or gives one
+                a value that is not a positive number.
         """
-        known = {f.name for f in fields(self)}
-        unknown = set(overrides) - known
-        if unknown:
-            raise ValueError(f"unknown limit(s) {sorted(unknown)}; known limits: {sorted(known)}")
+        if not isinstance(overrides, dict):
+            raise SettingsError(f"{path}: [limits] must be a table (cell_timeout = 60)")
+        check_keys(overrides, (f.name for f in fields(self)), "limits", Path(path))
+        for name, value in overrides.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise SettingsError(
+                    f"{path}: [limits] {name} must be a positive number, not {value!r}"
+                )
         return replace(self, **overrides)
 
 
@@ -79,24 +144,19 @@ class SimilaritySettings:
         """Read the ``[similarity]`` table.
 
         Raises:
-            ValueError: Naming the bad key or value and what is expected.
+            SettingsError: Naming the bad key or value and what is expected.
         """
         if not isinstance(table, dict):
-            raise ValueError(f"{path}: [similarity] must be a table (min_tokens = 40)")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ValueError(
-                f"{path}: [similarity] has unknown keys {unknown}; known: {sorted(known)}"
-            )
+            raise SettingsError(f"{path}: [similarity] must be a table (min_tokens = 40)")
+        check_keys(table, (f.name for f in fields(cls)), "similarity", path)
         min_tokens = table.get("min_tokens", MIN_TOKENS)
         if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0:
-            raise ValueError(f"{path}: [similarity] min_tokens must be a whole number >= 0")
+            raise SettingsError(f"{path}: [similarity] min_tokens must be a whole number >= 0")
         threshold = table.get("threshold", THRESHOLD)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-            raise ValueError(f"{path}: [similarity] threshold must be a number between 0 and 1")
+            raise SettingsError(f"{path}: [similarity] threshold must be a number between 0 and 1")
         if not 0 < threshold <= 1:
-            raise ValueError(f"{path}: [similarity] threshold must be a number between 0 and 1")
+            raise SettingsError(f"{path}: [similarity] threshold must be a number between 0 and 1")
         return cls(min_tokens, float(threshold))
 
 
@@ -122,6 +182,8 @@ class CourseSettings:
             see :mod:`autograder.private_data`). Empty: held-out accuracy is measured on the
             public digits, whose labels a determined student can look up.
         similarity: ``[similarity]`` table: what the similarity review compares.
+        grading: ``[grading]`` table, keys checked; :class:`gradebook.policy.GradingPolicy`
+            reads the values.
     """
 
     root: Path
@@ -137,6 +199,7 @@ class CourseSettings:
     cache_dir: Path | None = None
     heldout_files: dict[str, str] = field(default_factory=dict)
     similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
+    grading: dict[str, Any] = field(default_factory=dict)
 
     @property
     def solutions_dir(self) -> Path:
@@ -179,44 +242,94 @@ class CourseSettings:
 def load_settings(root: Path, **overrides: Any) -> CourseSettings:
     """Read ``gradetape.toml`` in ``root`` (optional) and apply keyword overrides.
 
-    The secret seed comes from ``GRADETAPE_SECRET_SEED`` when set, else the file, else a
-    default meant for demos only.
+    Every key the file documents is honoured (``warm = false`` turns warm workers off);
+    an unknown or misspelled key is an error. The secret seed comes from
+    ``GRADETAPE_SECRET_SEED`` when set, else the file, else a default meant for demos only.
+    Overrides that are ``None`` are left out (a command-line option not given).
+
+    Raises:
+        SettingsError: One line naming the file, the table, the key and what is expected.
     """
     root = root.resolve()
-    data: dict[str, Any] = {}
     path = root / CONFIG_FILE
-    if path.exists():
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    limits = Limits().updated(data.pop("limits", {}))
+    data = read_config(path)
+    check_keys(data, [*TOP_LEVEL, *TABLES], "", path)
+    for key, kind in TOP_LEVEL.items():
+        if key in data:
+            _check_type(path, key, data[key], kind)
+    if "isolation" in data and data["isolation"] not in ISOLATIONS:
+        raise SettingsError(
+            f"{path}: isolation = {data['isolation']!r} is not one of {', '.join(ISOLATIONS)}"
+        )
+    if "workers" in data and data["workers"] < 0:
+        raise SettingsError(f"{path}: workers must be 0 (one per CPU core) or more")
+    limits = Limits().updated(data.pop("limits", {}), path)
     heldout_files = _heldout_table(data.pop("heldout", {}), path)
     similarity = SimilaritySettings.from_table(data.pop("similarity", {}), path)
-    kwargs: dict[str, Any] = {
-        k: v for k, v in data.items() if k in {"seed", "workers", "isolation"}
-    }
+    grading = data.pop("grading", {})
+    if not isinstance(grading, dict):
+        raise SettingsError(f"{path}: [grading] must be a table (late_penalty_per_day = 0.1)")
+    check_keys(grading, GRADING_KEYS, "grading", path)
+    kwargs: dict[str, Any] = {k: v for k, v in data.items() if k in TOP_LEVEL}
     if os.environ.get(SEED_ENV):
-        kwargs["seed"] = int(os.environ[SEED_ENV])
+        try:
+            kwargs["seed"] = int(os.environ[SEED_ENV])
+        except ValueError:
+            raise SettingsError(
+                f"{SEED_ENV} must be a whole number (a high-entropy one, like 48 random digits)"
+            ) from None
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     kwargs.setdefault("heldout_files", heldout_files)
     kwargs.setdefault("similarity", similarity)
+    kwargs.setdefault("grading", grading)
     return CourseSettings(root=root, limits=limits, **kwargs)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The parsed ``gradetape.toml`` (empty when there is none).
+
+    Raises:
+        SettingsError: If it is not valid TOML (with the line) or cannot be read.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            f"{path}: cannot be read ({exc}); fix the file or its permissions"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _check_type(path: Path, key: str, value: Any, kind: type | tuple[type, ...]) -> None:
+    """Refuse a top-level value of the wrong type (``warm = "no"``, ``workers = true``)."""
+    wrong = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+    if wrong:
+        names = {bool: "true or false", int: "a whole number", str: "a string"}
+        expected = names.get(kind, str(kind)) if isinstance(kind, type) else str(kind)
+        raise SettingsError(f"{path}: {key} must be {expected}, not {value!r}")
 
 
 def _heldout_table(table: Any, path: Path) -> dict[str, str]:
     """The ``[heldout]`` table: known keys, each a path string.
 
     Raises:
-        ValueError: Naming the bad entry and what is expected.
+        SettingsError: Naming the bad entry and what is expected.
     """
-    from .private_data import WIDTHS
-
     if not isinstance(table, dict):
-        raise ValueError(
+        raise SettingsError(
             f'{path}: [heldout] must be a table of paths, like digits = "private/x.npz"'
         )
-    unknown = sorted(set(table) - set(WIDTHS))
-    if unknown:
-        raise ValueError(f"{path}: [heldout] has unknown keys {unknown}; known: {sorted(WIDTHS)}")
+    if not table:
+        return {}
+    from .private_data import WIDTHS  # numpy: only when the table names a file
+
+    check_keys(table, WIDTHS, "heldout", path)
     bad = sorted(k for k, v in table.items() if not isinstance(v, str) or not v.strip())
     if bad:
-        raise ValueError(f"{path}: [heldout] {bad[0]} must be a file path (a non-empty string)")
+        raise SettingsError(f"{path}: [heldout] {bad[0]} must be a file path (a non-empty string)")
     return {str(k): str(v) for k, v in table.items()}
