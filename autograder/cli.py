@@ -203,10 +203,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Release the course, grade a demo class, print the table, write the report."""
+    """Release, grade a demo class and check its scores, print the table, write the report."""
     from .demo import run_demo
 
-    return run_demo(_root(args), Path(args.out).resolve(), args.assignment or None)
+    return run_demo(_root(args), Path(args.out).resolve(), args.assignment or None, args.all)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,8 +280,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("demo", help="release, grade a demo class, report")
-    p.add_argument("assignment", nargs="*", help="assignments (default: all)")
+    p = sub.add_parser("demo", help="release, grade a demo class, check its scores, report")
+    p.add_argument(
+        "assignment",
+        nargs="*",
+        help="exercises (default: a representative few; with --all: every exercise)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="the whole course: every exercise, every known-wrong variant (slow)",
+    )
     p.add_argument("--out", default="demo", help="folder for the demo class (default: demo)")
     p.set_defaults(func=cmd_demo)
     return parser
