@@ -195,9 +195,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run a notebook's visible self-checks and say what would be graded."""
-    from .validate import validate
+    from .early_sandbox import EarlySandbox
 
-    report = validate(Path(args.notebook), _settings(args))
+    settings = _settings(args)
+    # The sandbox's worker (TensorFlow's import) starts now, while the notebook is read.
+    early = EarlySandbox(settings.isolation, settings.limits)
+    try:
+        from .validate import validate
+
+        report = validate(Path(args.notebook), settings, sandbox=early if early.usable else None)
+    finally:
+        early.close()
     print(report.format())
     return int(report.exit_code)
 

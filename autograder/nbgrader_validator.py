@@ -1,4 +1,4 @@
-"""nbgrader's Validate (``nbgrader validate`` and JupyterLab's Validate button) with GradeTape's report.
+"""nbgrader's Validate (`nbgrader validate`, the Validate button) with GradeTape's report.
 
 nbgrader has no setting for the validator's class: :class:`nbgrader.apps.validateapp.ValidateApp`
 and the Validate button's server handler
@@ -85,7 +85,7 @@ def _self_check_sources(path: Path) -> dict[str, str]:
     return {grade_id(c): str(c.get("source", "")) for c in notebook.cells if grade_id(c)}
 
 
-class GradeTapeValidator(Validator):  # type: ignore[misc]  # nbgrader is untyped
+class GradeTapeValidator(Validator):
     """nbgrader's Validator, answering with GradeTape's per-question self-check report."""
 
     def check(self, filename: str) -> ValidationReport:

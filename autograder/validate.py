@@ -203,7 +203,10 @@ def is_blank(source: str) -> bool:
 
 
 def validate(
-    path: Path, settings: CourseSettings | None = None, exercise: str | None = None
+    path: Path,
+    settings: CourseSettings | None = None,
+    exercise: str | None = None,
+    sandbox: Sandbox | None = None,
 ) -> ValidationReport:
     """Check ``path`` the way grading would read it and run its visible self-checks.
 
@@ -215,6 +218,9 @@ def validate(
             is checked on its own.
         exercise: The exercise's name; found from the notebook when ``None``. Needs
             ``settings``.
+        sandbox: Where to run the cells (e.g. an
+            :class:`~autograder.early_sandbox.EarlySandbox` already starting); default: a
+            fresh sandbox of the course's (or ``auto``) isolation.
 
     Returns:
         The report; ``rejected`` is set (and nothing ran) when the notebook cannot be read,
@@ -240,14 +246,21 @@ def validate(
                 reason = f"the released notebook is broken: {exc}"
                 return ValidationReport(path, found.name, rejected=reason)
             return _check(
-                path, notebook, release, found.name, found.limits, settings.isolation, start
+                path,
+                notebook,
+                release,
+                found.name,
+                found.limits,
+                settings.isolation,
+                start,
+                sandbox=sandbox,
             )
         if found is not None:
             notices = (
                 f"exercise {found.name} has not been released yet (no {found.notebook} in "
                 f"exercises/{found.name}); the notebook was checked on its own",
             )
-    return _check_alone(path, notebook, settings, start, notices)
+    return _check_alone(path, notebook, settings, start, notices, sandbox)
 
 
 def _course_exercise(
@@ -273,6 +286,7 @@ def _check_alone(
     settings: CourseSettings | None,
     start: float,
     notices: tuple[str, ...] = (),
+    sandbox: Sandbox | None = None,
 ) -> ValidationReport:
     """Check a notebook from its own nbgrader metadata (no course, no release)."""
     if not question_points(notebook):
@@ -301,6 +315,7 @@ def _check_alone(
         alone=True,
         edits=edits,
         notices=notices,
+        sandbox=sandbox,
     )
 
 
@@ -385,6 +400,7 @@ def _check(
     alone: bool = False,
     edits: dict[str, str] | None = None,
     notices: tuple[str, ...] = (),
+    sandbox: Sandbox | None = None,
 ) -> ValidationReport:
     """Run the notebook rebuilt on ``release`` (its own skeleton when ``alone``) and report."""
     edits = edits or {}
@@ -411,7 +427,7 @@ def _check(
         )
 
     cells = prepare(notebook, _with_runnable_self_checks(release, points)).cells
-    output, note, ran_in = _run(cells, limits, isolation)
+    output, note, ran_in = _run(cells, limits, sandbox or _sandbox(isolation))
     ended = {rec.index: rec for rec in output.cells}
     by_gid = {c.cell_id: c for c in cells if c.cell_id}
     cell_errors: list[str] = []
@@ -550,9 +566,10 @@ def _sandbox(isolation: str) -> Sandbox:
     return choose_sandbox(isolation)
 
 
-def _run(cells: tuple[CodeCell, ...], limits: Limits, isolation: str) -> tuple[JobOutput, str, str]:
-    """Run ``cells`` in a fresh sandbox with no grader; returns output, a note, the sandbox."""
-    sandbox = _sandbox(isolation)
+def _run(
+    cells: tuple[CodeCell, ...], limits: Limits, sandbox: Sandbox
+) -> tuple[JobOutput, str, str]:
+    """Run ``cells`` in ``sandbox`` with no grader; returns output, a note, the sandbox."""
     job_dir = Path(tempfile.mkdtemp(prefix="gradetape-validate-"))
     try:
         (job_dir / "in" / "grader").mkdir(parents=True)  # empty: no hidden test runs

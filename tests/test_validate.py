@@ -369,3 +369,30 @@ def test_nbgrader_validate_command(config_dir):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "· reshaping   not attempted (4 solution cells still raise NotImplementedError)" in done.stdout
     assert "GradeTape: validating" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [EX, "07_training_loops"])
+def test_reference_alone_passes_and_its_time_is_printed(name, student_dir, capsys):
+    """A finished notebook in a student's folder, through the CLI; prints the wall time.
+
+    The time is printed, not asserted (it depends on the machine's load): the target is at
+    most 10 s plus the notebook's own compute on 2 cores.
+    """
+    import time
+
+    from autograder.cli import main
+
+    path = student_dir / "finished.ipynb"
+    shutil.copyfile(ROOT / "solutions" / name / f"{name}.ipynb", path)
+    start = time.monotonic()
+    status = main(["validate", str(path)])
+    elapsed = time.monotonic() - start
+    printed = capsys.readouterr().out
+    assert status == 0 and "(checked on its own" in printed
+    import re
+
+    passed, total = re.search(r"Self-checks: (\d+) of (\d+) passed\.", printed).groups()
+    assert passed == total != "0", printed
+    with capsys.disabled():
+        print(f"\n[timing] gradetape validate {name} (alone): {elapsed:.1f} s wall")
