@@ -29,3 +29,19 @@ c.CourseDirectory.ignore = [
     ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.keras", "*.h5",
     "*.weights.h5", "checkpoints", "export", "*.npz",
 ]
+
+# --- GradeTape's Validate: `nbgrader validate` and JupyterLab's Validate button --------------
+# They report per question what `gradetape validate` does (each visible self-check passed,
+# failed with its hint, or not attempted), from the notebook alone: no graders, no answer key.
+# nbgrader has no setting for the validator's class (its ValidateApp and the Validate button's
+# server handler call nbgrader.validator.Validator by name, and Validator.preprocessors is not
+# configurable), so this binds that name to autograder.nbgrader_validator.GradeTapeValidator.
+# The server reads this file on each click: install it where students' servers look for
+# nbgrader_config.py (e.g. /etc/jupyter/) with the autograder package installed; without that
+# package, nbgrader's stock Validator runs.
+try:
+    from autograder.nbgrader_validator import use_gradetape_validator
+except ImportError:
+    pass
+else:
+    use_gradetape_validator()

@@ -290,18 +290,26 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run a notebook's visible self-checks and say what would be graded."""
-    from .validate import validate
+    from .early_sandbox import EarlySandbox
 
-    report = validate(Path(args.notebook), _settings(args))
+    settings = _settings(args)
+    # The sandbox's worker (TensorFlow's import) starts now, while the notebook is read.
+    early = EarlySandbox(settings.isolation, settings.limits)
+    try:
+        from .validate import validate
+
+        report = validate(Path(args.notebook), settings, sandbox=early if early.usable else None)
+    finally:
+        early.close()
     print(report.format())
     return int(report.exit_code)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Release the course, grade a demo class, print the table, write the report."""
+    """Release, grade a demo class and check its scores, print the table, write the report."""
     from .demo import run_demo
 
-    return run_demo(_root(args), Path(args.out).resolve(), args.assignment or None)
+    return run_demo(_root(args), Path(args.out).resolve(), args.assignment or None, args.all)
 
 
 class _VersionAction(argparse.Action):
@@ -368,7 +376,8 @@ The zip holds the course seed and the answer key: keep it off anything students 
   gradetape validate ~/work/01_Tensors.IPYNB     # any case of .ipynb
 """,
     "demo": """examples:
-  gradetape demo                        # every exercise, into demo/
+  gradetape demo                        # a representative class, into demo/
+  gradetape demo --all                  # every exercise and every known-wrong variant (slow)
   gradetape demo 01_tensors --out /tmp/demo
 """,
 }
@@ -516,8 +525,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("validate", "run a notebook's visible self-checks", cmd_validate, check_validate)
     p.add_argument("notebook", help="the notebook file (.ipynb, any case)")
 
-    p = add("demo", "release, grade a demo class, report", cmd_demo, check_demo)
-    p.add_argument("assignment", nargs="*", help="exercises (default: all)")
+    p = add("demo", "release, grade a demo class, check its scores, report", cmd_demo, check_demo)
+    p.add_argument(
+        "assignment",
+        nargs="*",
+        help="exercises (default: a representative few; with --all: every exercise)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="the whole course: every exercise, every known-wrong variant (slow)",
+    )
     p.add_argument(
         "--out", metavar="FOLDER", default="demo", help="folder for the demo class (demo)"
     )

@@ -1,11 +1,21 @@
 """Check a notebook before it is handed in: what would be graded, and the visible self-checks.
 
-``validate`` is for students and TAs (``gradetape validate NOTEBOOK``). It finds the exercise
-the notebook belongs to, loads it the way grading does (a malformed file gets the same
-reason), rebuilds it on the release with :func:`autograder.loader.prepare` (so edited locked
-cells are restored and reported), and then runs the code cells in order in a fresh sandbox,
-**including the visible self-check cells of the release**, and reports each question:
-passed, failed (with the self-check's hint), not attempted or not run.
+``validate`` is for students and TAs (``gradetape validate NOTEBOOK``, or nbgrader's Validate
+button through :mod:`autograder.nbgrader_validator`). It loads the notebook the way grading
+does (a malformed file gets the same reason) and runs its code cells in order in a fresh
+sandbox, **including the visible self-check cells**, and reports each question: passed,
+failed (with the self-check's hint), not attempted or not run.
+
+Two ways to know what the notebook should hold:
+
+* **In the course repository** (the notebook matches one of its released exercises): the
+  notebook is rebuilt on the release with :func:`autograder.loader.prepare`, so edited locked
+  cells are restored and reported, exactly as grading does.
+* **On its own** (a student's folder: no graders, no ``solutions/``, no ``gradetape.toml``):
+  everything comes from the notebook itself. Its nbgrader metadata names the questions, their
+  points and the solution cells; nbgrader's checksums tell edited locked cells and edited
+  self-checks, which are reported (grading restores the originals, so an edited self-check's
+  outcome is not trusted).
 
 The hidden graders are never copied into the sandbox and never run here; the secret seed is
 not used either. A passing self-check is a hint, not a grade.
@@ -28,7 +38,7 @@ import nbformat
 
 from .exercise import Exercise, exercise_names, load_exercise
 from .loader import CodeCell, Rejected, grade_id, prepare, question_points, read_notebook
-from .sandbox import choose_sandbox
+from .sandbox import BwrapSandbox, Sandbox, SubprocessSandbox, choose_sandbox
 from .settings import CourseSettings, Limits
 from .values import CellRecord, JobOutput, read_job_dir
 
@@ -98,6 +108,7 @@ class ValidationReport:
         ran: Whether the notebook was executed (not when nothing was attempted).
         duration_s: Wall time of the whole check.
         isolation: The sandbox the cells ran in ("" when nothing ran).
+        alone: Whether it was checked on its own (no course release to rebuild it on).
     """
 
     path: Path
@@ -110,6 +121,7 @@ class ValidationReport:
     ran: bool = False
     duration_s: float = 0.0
     isolation: str = ""
+    alone: bool = False
 
     @property
     def readable(self) -> bool:
@@ -148,6 +160,8 @@ class ValidationReport:
         if self.rejected is not None:
             return f"{head}\n✗ cannot be graded: {self.rejected}"
         lines = [head]
+        if self.alone:
+            lines.append("(checked on its own: its cells and nbgrader metadata as in this file)")
         width = max((len(q.question) for q in self.questions), default=0)
         for q in self.questions:
             if q.status is Status.PASSED:
@@ -188,18 +202,30 @@ def is_blank(source: str) -> bool:
     return bool(_BLANK.search(source))
 
 
-def validate(path: Path, settings: CourseSettings, exercise: str | None = None) -> ValidationReport:
+def validate(
+    path: Path,
+    settings: CourseSettings | None = None,
+    exercise: str | None = None,
+    sandbox: Sandbox | None = None,
+) -> ValidationReport:
     """Check ``path`` the way grading would read it and run its visible self-checks.
 
     Args:
-        path: A notebook of one of the course's exercises (a release, a student's work, or
-            a source notebook).
-        settings: The course.
-        exercise: The exercise's name; found from the notebook when ``None``.
+        path: A notebook: a release, a student's work or a source notebook, in the course
+            repository or anywhere else.
+        settings: The course, when there is one; the notebook is then rebuilt on its
+            exercise's release. ``None`` (or no matching released exercise): the notebook
+            is checked on its own.
+        exercise: The exercise's name; found from the notebook when ``None``. Needs
+            ``settings``.
+        sandbox: Where to run the cells (e.g. an
+            :class:`~autograder.early_sandbox.EarlySandbox` already starting); default: a
+            fresh sandbox of the course's (or ``auto``) isolation.
 
     Returns:
-        The report; ``rejected`` is set (and nothing ran) when the notebook cannot be read or
-        matched to a released exercise. Never raises for the notebook's content.
+        The report; ``rejected`` is set (and nothing ran) when the notebook cannot be read,
+        names an unknown exercise, or has no nbgrader questions. Never raises for the
+        notebook's content.
     """
     start = time.monotonic()
     path = Path(path)
@@ -207,22 +233,120 @@ def validate(path: Path, settings: CourseSettings, exercise: str | None = None) 
         notebook = read_notebook(path)
     except Rejected as exc:
         return ValidationReport(path, exercise, rejected=str(exc))
+    notices: tuple[str, ...] = ()
+    if settings is not None:
+        try:
+            found = _course_exercise(path, notebook, settings, exercise)
+        except (Rejected, FileNotFoundError) as exc:
+            return ValidationReport(path, exercise, rejected=str(exc))
+        if found is not None and found.release_path.is_file():
+            try:
+                release = read_notebook(found.release_path)
+            except Rejected as exc:
+                reason = f"the released notebook is broken: {exc}"
+                return ValidationReport(path, found.name, rejected=reason)
+            return _check(
+                path,
+                notebook,
+                release,
+                found.name,
+                found.limits,
+                settings.isolation,
+                start,
+                sandbox=sandbox,
+            )
+        if found is not None:
+            notices = (
+                f"exercise {found.name} has not been released yet (no {found.notebook} in "
+                f"exercises/{found.name}); the notebook was checked on its own",
+            )
+    return _check_alone(path, notebook, settings, start, notices, sandbox)
+
+
+def _course_exercise(
+    path: Path, notebook: nbformat.NotebookNode, settings: CourseSettings, name: str | None
+) -> Exercise | None:
+    """The course exercise of the notebook; ``None`` when it matches none (checked alone).
+
+    Raises:
+        FileNotFoundError: If ``name`` is not an exercise of the course.
+        Rejected: If the exercise's settings are broken.
+    """
+    if name is not None:
+        return load_exercise(settings, name)
     try:
-        found = load_exercise(settings, exercise or find_exercise(path, notebook, settings))
-    except (Rejected, FileNotFoundError) as exc:
-        return ValidationReport(path, exercise, rejected=str(exc))
-    if not found.release_path.is_file():
-        reason = (
-            f"exercise {found.name} has not been released yet (no {found.release_path.name} in "
-            f"exercises/{found.name}); run `gradetape release {found.name}`"
+        return load_exercise(settings, find_exercise(path, notebook, settings))
+    except Rejected:
+        return None
+
+
+def _check_alone(
+    path: Path,
+    notebook: nbformat.NotebookNode,
+    settings: CourseSettings | None,
+    start: float,
+    notices: tuple[str, ...] = (),
+    sandbox: Sandbox | None = None,
+) -> ValidationReport:
+    """Check a notebook from its own nbgrader metadata (no course, no release)."""
+    if not question_points(notebook):
+        return ValidationReport(
+            path,
+            None,
+            rejected=(
+                f"{path.name} does not look like a notebook of this course: it has no "
+                "nbgrader question cells (autograded cells with points); open the released "
+                "notebook you were given"
+            ),
         )
-        return ValidationReport(path, found.name, rejected=reason)
-    try:
-        release = read_notebook(found.release_path)
-    except Rejected as exc:
-        reason = f"the released notebook is broken: {exc}"
-        return ValidationReport(path, found.name, rejected=reason)
-    return _check(path, notebook, release, found, settings, start)
+    skeleton = copy.deepcopy(notebook)
+    skeleton.cells = [c for c in skeleton.cells if grade_id(c)]  # added cells stay the student's
+    edits = _edited_cells(notebook)
+    limits = settings.limits if settings is not None else Limits()
+    isolation = settings.isolation if settings is not None else "auto"
+    return _check(
+        path,
+        notebook,
+        skeleton,
+        None,
+        limits,
+        isolation,
+        start,
+        alone=True,
+        edits=edits,
+        notices=notices,
+        sandbox=sandbox,
+    )
+
+
+def _edited_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """Locked cells and self-checks whose content no longer matches nbgrader's checksum.
+
+    Returns:
+        ``grade_id`` -> what changed (``"edited"`` or ``"changed from X to Y"``).
+    """
+    from nbgrader.utils import compute_checksum
+
+    edits: dict[str, str] = {}
+    for cell in notebook.cells:
+        gid = grade_id(cell)
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not gid or not isinstance(meta, dict) or meta.get("solution"):
+            continue
+        kind = meta.get("cell_type")
+        if kind and kind != cell.get("cell_type"):
+            edits[gid] = f"changed from {kind} to {cell.get('cell_type')}"
+            continue
+        expected = meta.get("checksum")
+        if not expected:
+            continue
+        try:
+            actual = compute_checksum(cell)
+        except Exception:  # noqa: BLE001 - broken metadata counts as an edit
+            actual = ""
+        if actual != expected:
+            edits[gid] = "edited"
+    return edits
 
 
 def find_exercise(path: Path, notebook: nbformat.NotebookNode, settings: CourseSettings) -> str:
@@ -269,16 +393,24 @@ def _check(
     path: Path,
     notebook: nbformat.NotebookNode,
     release: nbformat.NotebookNode,
-    exercise: Exercise,
-    settings: CourseSettings,
+    exercise: str | None,
+    limits: Limits,
+    isolation: str,
     start: float,
+    alone: bool = False,
+    edits: dict[str, str] | None = None,
+    notices: tuple[str, ...] = (),
+    sandbox: Sandbox | None = None,
 ) -> ValidationReport:
+    """Run the notebook rebuilt on ``release`` (its own skeleton when ``alone``) and report."""
+    edits = edits or {}
     graded = prepare(notebook, release)
     points = question_points(release)
     owners = _solution_cells_by_question(release, points)
     solutions = _solution_ids(release)
     blank = {gid for gid in solutions if is_blank(graded.student_code.get(gid, ""))}
     extras = any(key.startswith("extra-") for key in graded.student_code)
+    notices = (*notices, *graded.notices, *_edit_notices(edits, points))
     questions: list[QuestionCheck] = []
     if not extras and blank == solutions:
         # Nothing written yet: every self-check would stop at NotImplementedError.
@@ -287,14 +419,15 @@ def _check(
             questions.append(_not_attempted(q, pts, mine, mine))
         return ValidationReport(
             path,
-            exercise.name,
+            exercise,
             questions=tuple(questions),
-            notices=graded.notices,
+            notices=notices,
             duration_s=time.monotonic() - start,
+            alone=alone,
         )
 
     cells = prepare(notebook, _with_runnable_self_checks(release, points)).cells
-    output, note, isolation = _run(cells, exercise.limits, settings)
+    output, note, ran_in = _run(cells, limits, sandbox or _sandbox(isolation))
     ended = {rec.index: rec for rec in output.cells}
     by_gid = {c.cell_id: c for c in cells if c.cell_id}
     cell_errors: list[str] = []
@@ -312,6 +445,13 @@ def _check(
         if rec is None:
             reason = note or "the run stopped before this self-check"
             questions.append(QuestionCheck(q, pts, Status.NOT_RUN, reason, mine, empty))
+        elif q in edits:
+            said = "it passed" if rec.ok else f"it said: {_hint(rec, [], ())}"
+            detail = (
+                f"this self-check cell was {edits[q]}, so its outcome does not count ({said}); "
+                "grading uses the original: restore it (copy it from the released notebook)"
+            )
+            questions.append(QuestionCheck(q, pts, Status.FAILED, detail, mine, empty))
         elif rec.ok:
             questions.append(QuestionCheck(q, pts, Status.PASSED, "", mine, empty))
         elif empty and rec.error.startswith("NotImplementedError"):
@@ -321,15 +461,25 @@ def _check(
             questions.append(QuestionCheck(q, pts, Status.FAILED, hint, mine, empty))
     return ValidationReport(
         path,
-        exercise.name,
+        exercise,
         questions=tuple(questions),
-        notices=graded.notices,
+        notices=notices,
         cell_errors=tuple(cell_errors),
         run_note=note,
         ran=True,
         duration_s=time.monotonic() - start,
-        isolation=isolation,
+        isolation=ran_in,
+        alone=alone,
     )
+
+
+def _edit_notices(edits: dict[str, str], points: dict[str, float]) -> list[str]:
+    """What grading does with the cells a student edited (checked alone: not restored here)."""
+    return [
+        f"{'self-check' if gid in points else 'locked cell'} `{gid}` was {what}; grading "
+        "restores the original, so your edit will not count"
+        for gid, what in edits.items()
+    ]
 
 
 def _not_attempted(
@@ -405,11 +555,21 @@ def _with_runnable_self_checks(
     return runnable
 
 
+def _sandbox(isolation: str) -> Sandbox:
+    """The sandbox of a validation run.
+
+    Without bubblewrap, ``auto`` runs the notebook as a plain subprocess without grading's
+    loud warning: it is the student's own code, run for the student, as Jupyter would.
+    """
+    if isolation == "auto" and BwrapSandbox.problem() is not None:
+        return SubprocessSandbox()
+    return choose_sandbox(isolation)
+
+
 def _run(
-    cells: tuple[CodeCell, ...], limits: Limits, settings: CourseSettings
+    cells: tuple[CodeCell, ...], limits: Limits, sandbox: Sandbox
 ) -> tuple[JobOutput, str, str]:
-    """Run ``cells`` in a fresh sandbox with no grader; returns output, a note, the sandbox."""
-    sandbox = choose_sandbox(settings.isolation)
+    """Run ``cells`` in ``sandbox`` with no grader; returns output, a note, the sandbox."""
     job_dir = Path(tempfile.mkdtemp(prefix="gradetape-validate-"))
     try:
         (job_dir / "in" / "grader").mkdir(parents=True)  # empty: no hidden test runs

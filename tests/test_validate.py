@@ -201,3 +201,198 @@ def test_student_work_in_progress(settings, tmp_path):
     assert any("`helpers` was edited" in n for n in report.notices)
     text = report.format()
     assert "✗ indexing    every_other_row(m): expected shape (3, 4), got (2, 4)" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# A notebook on its own: a student's folder with no graders, no solutions, no gradetape.toml.
+
+
+@pytest.fixture
+def student_dir(tmp_path, monkeypatch):
+    """A student's folder, with the working directory somewhere else again."""
+    folder = tmp_path / "student" / "homework"
+    folder.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    return folder
+
+
+def run_alone(monkeypatch, folder, cells, name="my copy.ipynb", **fake):
+    box = FakeSandbox(**fake)
+    monkeypatch.setattr(validate_module, "choose_sandbox", lambda isolation: box)
+    return validate(write_variant(folder, cells, name=name)), box
+
+
+def test_blank_release_alone_is_not_attempted(student_dir):
+    path = student_dir / "anything.ipynb"
+    shutil.copyfile(RELEASE, path)
+    report = validate(path)
+    assert report.rejected is None and report.exercise is None and report.alone
+    assert [q.question for q in report.questions] == QUESTIONS
+    assert all(q.status is Status.NOT_ATTEMPTED for q in report.questions)
+    assert report.total_points == 15 and report.notices == () and not report.ran
+    assert "(checked on its own" in report.format()
+
+
+def test_alone_runs_its_own_cells_and_self_checks(monkeypatch, student_dir):
+    errors = {"indexing": "AssertionError: every_other_row(m): expected shape (3, 4), got (2, 4)"}
+    cells = {"filled_impl": "def filled(s, v, d):\n    return 1\n"}
+    report, box = run_alone(monkeypatch, student_dir, cells, errors=errors)
+    ids = [c["cell_id"] for c in box.job["cells"]]
+    assert box.grader_files == [] and box.job["notebook_seed"] == validate_module.VALIDATE_SEED
+    assert ids.index("helpers") < ids.index("filled_impl") < ids.index("creation")
+    assert set(QUESTIONS) <= set(ids) and len(ids) == len(set(ids))  # no cell runs twice
+    by_id = {q.question: q for q in report.questions}
+    assert by_id["creation"].status is Status.PASSED
+    assert by_id["indexing"].status is Status.FAILED
+    assert by_id["indexing"].detail == "every_other_row(m): expected shape (3, 4), got (2, 4)"
+    assert report.exercise is None and report.alone and report.notices == ()
+
+
+def test_alone_keeps_added_cells_once_in_place(monkeypatch, student_dir):
+    nb = nbformat.read(RELEASE, as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if grade_id(c) == "filled_impl")
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell("scratch = 42"))
+    for cell in nb.cells:
+        if grade_id(cell) == "filled_impl":
+            cell.source = "def filled(s, v, d):\n    return scratch\n"
+    path = student_dir / "work.ipynb"
+    nbformat.write(nb, path)
+    box = FakeSandbox(errors={})
+    monkeypatch.setattr(validate_module, "choose_sandbox", lambda isolation: box)
+    validate(path)
+    sources = [c["source"] for c in box.job["cells"]]
+    assert sources.count("scratch = 42") == 1
+    assert sources.index("scratch = 42") == [c["cell_id"] for c in box.job["cells"]].index("filled_impl") + 1
+
+
+def test_alone_edited_self_check_does_not_count(monkeypatch, student_dir):
+    cells = {"filled_impl": "def filled(s, v, d):\n    return 1\n", "creation": "assert True\n",
+             "helpers": "def check_tensor(*args):\n    pass\n"}
+    report, _ = run_alone(monkeypatch, student_dir, cells, errors={})
+    creation = report.question("creation")
+    assert creation.status is Status.FAILED
+    assert "self-check cell was edited" in creation.detail and "it passed" in creation.detail
+    assert report.question("dtypes").status is Status.PASSED
+    assert any("self-check `creation` was edited" in n for n in report.notices)
+    assert any("locked cell `helpers` was edited" in n for n in report.notices)
+
+
+def test_alone_foreign_notebook_is_rejected(student_dir):
+    path = student_dir / "homework.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), path)
+    report = validate(path)
+    assert report.exit_code == 2 and "has no nbgrader question cells" in report.rejected
+
+
+def test_cli_outside_the_course(student_dir, capsys):
+    from autograder.cli import main
+
+    path = student_dir / f"{EX}.ipynb"
+    shutil.copyfile(RELEASE, path)
+    assert main(["validate", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "not a notebook of this course" not in printed
+    assert "· creation    not attempted" in printed and "15 points" in printed
+
+
+# ---------------------------------------------------------------------------------------------
+# nbgrader's Validate: `nbgrader validate` and the Validate button's server handler.
+
+
+def test_nbgrader_results_shape():
+    from autograder.nbgrader_validator import nbgrader_results
+    from autograder.validate import QuestionCheck
+
+    ok = ValidationReport(Path("a.ipynb"), None, questions=(QuestionCheck("q1", 2, Status.PASSED),))
+    assert nbgrader_results(ok, {}) == {}
+    bad = ValidationReport(Path("a.ipynb"), None, notices=("locked cell `h` was edited",), questions=(
+        QuestionCheck("q1", 2, Status.PASSED), QuestionCheck("q2", 3, Status.FAILED, "x < 1 <b>")))
+    failed = nbgrader_results(bad, {"q2": "assert f(1) == 2"})["failed"]
+    assert failed[0]["source"].startswith("✗ question `q2` (3 points): failed")
+    assert "assert f(1) == 2" in failed[0]["source"]
+    assert failed[0]["raw_error"] == "x < 1 <b>" and failed[0]["error"] == "x &lt; 1 &lt;b&gt;"
+    assert "1 of 2 passed" in failed[1]["raw_error"] and "`h` was edited" in failed[1]["raw_error"]
+    edited = ValidationReport(Path("a.ipynb"), None, notices=("n",), questions=ok.questions)
+    assert nbgrader_results(edited, {}) == {"changed": [{"source": "n"}]}
+    rejected = nbgrader_results(ValidationReport(Path("a.ipynb"), None, rejected="empty"), {})
+    assert "cannot be graded: empty" in rejected["failed"][0]["raw_error"]
+
+
+@pytest.fixture
+def config_dir(student_dir, monkeypatch):
+    """The student's folder holding the course's nbgrader_config.py; nbgrader's names restored."""
+    import nbgrader.apps.validateapp as app
+    import nbgrader.server_extensions.validate_assignment.handlers as handlers
+
+    monkeypatch.setattr(app, "Validator", app.Validator)
+    monkeypatch.setattr(handlers, "Validator", handlers.Validator)
+    shutil.copyfile(ROOT / "nbgrader_config.py", student_dir / "nbgrader_config.py")
+    monkeypatch.chdir(student_dir)
+    return student_dir
+
+
+def test_validate_button_gives_the_per_question_report(config_dir):
+    """The server handler's own code, with the config it loads on each click."""
+    import logging
+
+    from nbgrader.server_extensions.validate_assignment.handlers import ValidateAssignmentHandler
+
+    shutil.copyfile(RELEASE, config_dir / f"{EX}.ipynb")
+
+    class Handler:  # what validate_notebook uses of a tornado handler
+        settings = {"root_dir": str(config_dir)}
+        log = logging.getLogger("test")
+        root_dir = ValidateAssignmentHandler.root_dir
+        load_config = ValidateAssignmentHandler.load_config
+
+    answer = ValidateAssignmentHandler.validate_notebook(Handler(), f"{EX}.ipynb")
+    assert answer["success"] is True, answer
+    failed = answer["value"]["failed"]
+    assert [f["source"].splitlines()[0] for f in failed[:-1]] == [
+        f"· question `{q}` ({p} points): not attempted" for q, p in
+        zip(QUESTIONS, [3, 2, 4, 6], strict=True)]
+    assert "NotImplementedError" in failed[0]["raw_error"]
+    assert "0 of 4 passed" in failed[-1]["raw_error"]
+
+
+def test_nbgrader_validate_command(config_dir):
+    import os
+    import subprocess
+    import sys
+
+    shutil.copyfile(RELEASE, config_dir / "mine.ipynb")
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "mine.ipynb"],
+                          cwd=config_dir, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "· reshaping   not attempted (4 solution cells still raise NotImplementedError)" in done.stdout
+    assert "GradeTape: validating" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [EX, "07_training_loops"])
+def test_reference_alone_passes_and_its_time_is_printed(name, student_dir, capsys):
+    """A finished notebook in a student's folder, through the CLI; prints the wall time.
+
+    The time is printed, not asserted (it depends on the machine's load): the target is at
+    most 10 s plus the notebook's own compute on 2 cores.
+    """
+    import time
+
+    from autograder.cli import main
+
+    path = student_dir / "finished.ipynb"
+    shutil.copyfile(ROOT / "solutions" / name / f"{name}.ipynb", path)
+    start = time.monotonic()
+    status = main(["validate", str(path)])
+    elapsed = time.monotonic() - start
+    printed = capsys.readouterr().out
+    assert status == 0 and "(checked on its own" in printed
+    import re
+
+    passed, total = re.search(r"Self-checks: (\d+) of (\d+) passed\.", printed).groups()
+    assert passed == total != "0", printed
+    with capsys.disabled():
+        print(f"\n[timing] gradetape validate {name} (alone): {elapsed:.1f} s wall")
