@@ -209,6 +209,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_root(args), Path(args.out).resolve(), args.assignment or None)
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Mutation audit of a grader: which plausible mistakes still get full marks."""
+    from .audit.report import format_result, write_html
+    from .audit.run import audit_exercise
+
+    settings = _settings(args)
+
+    def progress(outcome: Any) -> None:
+        if not args.quiet:
+            print(f"  {outcome.fate.value:<22} {outcome.mutant.id}", file=sys.stderr, flush=True)
+
+    result = audit_exercise(
+        settings, args.exercise, args.max or None, args.workers, on_outcome=progress
+    )
+    print(format_result(result))
+    if args.html:
+        print(f"report: {write_html(result, Path(args.html).resolve())}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gradetape``."""
     parser = argparse.ArgumentParser(prog="gradetape", description=__doc__.split("\n")[0])
@@ -279,6 +299,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="run a notebook's visible self-checks")
     p.add_argument("notebook")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "audit",
+        help="mutation audit: grade mutants of the reference solution, list the survivors",
+        description="Grade mutants of the reference solution cells (swapped axes, mean/sum, "
+        "dropped terms, wrong activations, ...) through the sandboxed grader and report, per "
+        "question, which still get full marks. Example: gradetape audit 02_tensor_ops "
+        "--max 60 --html audit-02.html",
+    )
+    p.add_argument("exercise")
+    p.add_argument(
+        "--max",
+        type=int,
+        default=40,
+        help="grade at most N mutants, a deterministic sample stratified over cells and "
+        "operators (default 40: a few minutes for a training exercise on 2 cores; 0: all)",
+    )
+    p.add_argument("--html", help="also write the HTML report to this file")
+    p.add_argument("--workers", type=int, help="sandboxes at once (default: one per core)")
+    p.add_argument("--isolation", choices=["auto", "bwrap", "subprocess"])
+    p.add_argument(
+        "--cache-dir", help="trusted cache of keys and mutant runs (default: .gradetape)"
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("demo", help="release, grade a demo class, report")
     p.add_argument("assignment", nargs="*", help="assignments (default: all)")
