@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -88,6 +88,7 @@ def judge(
     static: Mapping[str, str],
     labels: Mapping[str, np.ndarray] | None = None,
     seconds: float = 0.0,
+    tests: Collection[str] | None = None,
 ) -> Outcome:
     """Score a mutant's run exactly as a submission is scored, then classify it.
 
@@ -98,10 +99,12 @@ def judge(
         static: Test id -> message of the static checks that fired on its code.
         labels: Held-out labels accuracy tests are scored with.
         seconds: Wall time of its job.
+        tests: Judge only these tests (the job ran only them); default every test.
     """
+    judged = {t: r for t, r in key.tests.items() if tests is None or t in tests}
     lost: list[str] = []
     points = 0.0
-    for test_id, want in key.tests.items():
+    for test_id, want in judged.items():
         passed = (
             test_id not in static and judge_test(want, output.tests.get(test_id), "", labels).passed
         )
@@ -113,6 +116,6 @@ def judge(
         return Outcome(mutant, Fate.TRIVIAL, tuple(lost), points, raised, seconds)
     if lost:
         return Outcome(mutant, Fate.KILLED, tuple(lost), points, "", seconds)
-    if all(same_record(want, output.tests.get(t)) for t, want in key.tests.items()):
+    if all(same_record(want, output.tests.get(t)) for t, want in judged.items()):
         return Outcome(mutant, Fate.CANDIDATE, (), 0.0, "", seconds)
     return Outcome(mutant, Fate.SURVIVED, (), 0.0, "", seconds)

@@ -93,12 +93,24 @@ def read_equivalents(exercise: Exercise) -> dict[str, str]:
     return dict(table)
 
 
-def read_sample(exercise: Exercise) -> list[str]:
-    """The ids of the CI battery's known-killed mutants (``killed = [...]``), if any."""
+def read_sample(exercise: Exercise) -> dict[str, tuple[str, ...]]:
+    """The CI battery's known-killed mutants: id -> the tests each must lose (may be empty).
+
+    The file holds ``[[killed]]`` entries with ``id`` and ``loses`` (test ids).
+
+    Raises:
+        ValueError: If an entry has no ``id`` or names no test to lose.
+    """
     path = exercise.grader_dir / SAMPLE_FILE
     if not path.is_file():
-        return []
-    return [str(i) for i in tomllib.loads(path.read_text(encoding="utf-8")).get("killed", [])]
+        return {}
+    found: dict[str, tuple[str, ...]] = {}
+    for entry in tomllib.loads(path.read_text(encoding="utf-8")).get("killed", []):
+        loses = entry.get("loses") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not loses:
+            raise ValueError(f"{path}: each [[killed]] needs an id and the tests it loses")
+        found[entry["id"]] = tuple(str(t) for t in loses)
+    return found
 
 
 def exercise_mutants(exercise: Exercise) -> list[Mutant]:
@@ -121,8 +133,12 @@ class MutantRunner:
         self.reference = reference_submission(exercise)
         self.labels = labels_for(exercise.datasets, seed, exercise.private_data)
 
-    def run(self, mutant: Mutant) -> Outcome:
-        """Grade one mutant; a platform failure is an ``ERROR`` outcome, never raised."""
+    def run(self, mutant: Mutant, select: Sequence[str] | None = None) -> Outcome:
+        """Grade one mutant; a platform failure is an ``ERROR`` outcome, never raised.
+
+        ``select`` runs and judges only those tests (the CI sample: the tests a known-killed
+        mutant must lose), skipping the rest of the grader.
+        """
         broken = compiles(mutant)
         if broken:
             lost = tuple(self.key.tests)
@@ -135,7 +151,13 @@ class MutantRunner:
             )
             cells = list(prepared.cells)
             _, output = cached_run(
-                self.exercise, cells, self.seed, self.sandbox, self.folder / mutant.cell
+                self.exercise,
+                cells,
+                self.seed,
+                self.sandbox,
+                self.folder / mutant.cell,
+                None,
+                select,
             )
             static = run_static_checks(self.exercise.static_checks, prepared.student_code)
         except Exception as exc:  # noqa: BLE001 - one mutant never stops the audit
@@ -143,7 +165,8 @@ class MutantRunner:
             return Outcome(
                 mutant, Fate.ERROR, note=short_error(f"{type(exc).__name__}: {exc}", 300)
             )
-        return judge(mutant, self.key, output, static, self.labels, time.monotonic() - start)
+        seconds = time.monotonic() - start
+        return judge(mutant, self.key, output, static, self.labels, seconds, select)
 
     def run_all(
         self,
