@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def main() -> int:
     """Run the audits; returns 0."""
     from autograder.audit.report import format_result, question_rows, write_html
-    from autograder.audit.run import audit_exercise
+    from autograder.audit.run import SAMPLE_FILE, audit_exercise, pick_sample, sample_toml
     from autograder.exercise import exercise_names
     from autograder.settings import load_settings
 
@@ -35,6 +35,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="audit-out")
     parser.add_argument("--markdown", help="write the table here as Markdown")
+    parser.add_argument(
+        "--write-samples",
+        action="store_true",
+        help="write autograder/graders/<ex>/audit_sample.toml (2 known-killed mutants) "
+        "where it does not exist yet",
+    )
     args = parser.parse_args()
     settings = load_settings(Path.cwd())
     out = Path(args.out)
@@ -45,6 +51,11 @@ def main() -> int:
         result = audit_exercise(settings, name, args.max or None, args.workers)
         text = format_result(result)
         (out / f"{name}.txt").write_text(text + "\n")
+        if args.write_samples and result.key is not None:
+            target = settings.graders_dir / name / SAMPLE_FILE
+            chosen = pick_sample(result.outcomes, result.key)
+            if not target.exists() and chosen:
+                target.write_text(sample_toml(chosen))
         write_html(result, out / f"{name}.html")
         total = question_rows(result)[-1]
         row = {

@@ -47,8 +47,16 @@ def mutated(operator: str, body: str) -> set[str]:
 @pytest.mark.parametrize(
     ("operator", "body", "expected"),
     [
-        ("axis", "return tf.reduce_sum(t, axis=0)", {"return tf.reduce_sum(t, axis=1)", "return tf.reduce_sum(t, axis=-1)"}),
-        ("axis", "return tf.reduce_sum(t, axis=-1)", {"return tf.reduce_sum(t, axis=0)", "return tf.reduce_sum(t, axis=1)"}),
+        (
+            "axis",
+            "return tf.reduce_sum(t, axis=0)",
+            {"return tf.reduce_sum(t, axis=1)", "return tf.reduce_sum(t, axis=-1)"},
+        ),
+        (
+            "axis",
+            "return tf.reduce_sum(t, axis=-1)",
+            {"return tf.reduce_sum(t, axis=0)", "return tf.reduce_sum(t, axis=1)"},
+        ),
         ("transpose", "return tf.transpose(x)", {"return x"}),
         ("transpose", "return x.T", {"return x"}),
         ("transpose", "return tf.matmul(a, b)", {"return tf.matmul(a, tf.transpose(b))"}),
@@ -62,7 +70,11 @@ def mutated(operator: str, body: str) -> set[str]:
         (
             "activation",
             'return Dense(3, activation="relu")',
-            {'return Dense(3, activation="sigmoid")', 'return Dense(3, activation="tanh")', "return Dense(3, activation=None)"},
+            {
+                'return Dense(3, activation="sigmoid")',
+                'return Dense(3, activation="tanh")',
+                "return Dense(3, activation=None)",
+            },
         ),
         ("activation", "return Dense(3, activation=None)", {'return Dense(3, activation="relu")'}),
         ("activation", "return tf.nn.relu(x)", {"return tf.nn.sigmoid(x)", "return x"}),
@@ -70,7 +82,11 @@ def mutated(operator: str, body: str) -> set[str]:
         ("training", "return model(x, training=False)", {"return model(x, training=True)"}),
         ("training", "return Dense(2, trainable=False)", {"return Dense(2, trainable=True)"}),
         ("training", "layer.trainable = False", {"layer.trainable = True"}),
-        ("dtype", "return tf.cast(x, tf.float32)", {"return tf.cast(x, tf.float64)", "return tf.cast(x, tf.int32)"}),
+        (
+            "dtype",
+            "return tf.cast(x, tf.float32)",
+            {"return tf.cast(x, tf.float64)", "return tf.cast(x, tf.int32)"},
+        ),
         ("dtype", 'return tf.zeros(3, dtype="float64")', {'return tf.zeros(3, dtype="float32")'}),
         ("stop_gradient", "return tf.stop_gradient(x) * a", {"return x * a"}),
         ("arithmetic", "return a * b", {"return a / b"}),
@@ -94,7 +110,9 @@ def test_operators_leave_code_outside_the_solution_region_alone():
     mutants = cell_mutants("c", cell("return a + b"))
     assert mutants
     for m in mutants:
-        assert m.source.startswith('SCALE = 2\n\ndef f(a, b, x, t, model, layer):\n    """Docstring with 3 and a + b."""\n')
+        assert m.source.startswith(
+            'SCALE = 2\n\ndef f(a, b, x, t, model, layer):\n    """Docstring with 3 and a + b."""\n'
+        )
 
 
 def test_a_cell_without_markers_has_no_mutants():
@@ -159,7 +177,10 @@ def _record(test: str, value, message: str = "", question: str = "q1") -> TestRe
 
 
 def _key(value=(1.0, 2.0)) -> AnswerKey:
-    tests = {"t.py::a": _record("t.py::a", value), "t.py::b": _record("t.py::b", value, question="q2")}
+    tests = {
+        "t.py::a": _record("t.py::a", value),
+        "t.py::b": _record("t.py::b", value, question="q2"),
+    }
     return AnswerKey("ex", "digest", tests, {"q1": 1.0, "q2": 1.0})
 
 
@@ -227,7 +248,14 @@ def test_rows_count_per_question_and_kill_rate_leaves_equivalents_out():
         ]
     )
     q1, q2, total = question_rows(result)
-    assert (q1.name, q1.mutants, q1.killed, q1.trivial, q1.survived, q1.candidates) == ("q1", 4, 2, 1, 1, 1)
+    assert (q1.name, q1.mutants, q1.killed, q1.trivial, q1.survived, q1.candidates) == (
+        "q1",
+        4,
+        2,
+        1,
+        1,
+        1,
+    )
     assert q1.kill_rate == pytest.approx(2 / 3)
     assert (q2.killed, q2.reviewed, q2.errors, q2.kill_rate) == (1, 1, 1, 1.0)
     assert total.mutants == 7 and total.kill_rate == pytest.approx(3 / 4)
@@ -250,7 +278,13 @@ def test_cell_questions_follow_notebook_order():
         return c
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [code("a_impl", solution=True), code("b_impl", solution=True), code("q1", grade=True, points=1), code("c_impl", solution=True), code("q2", grade=True, points=2)]
+    nb.cells = [
+        code("a_impl", solution=True),
+        code("b_impl", solution=True),
+        code("q1", grade=True, points=1),
+        code("c_impl", solution=True),
+        code("q2", grade=True, points=2),
+    ]
     assert cell_questions(nb) == {"a_impl": "q1", "b_impl": "q1", "c_impl": "q2"}
 
 
@@ -298,11 +332,15 @@ def test_sampled_mutants_are_killed(audit_box, name):
     wanted = read_sample(exercise)
     by_id = {m.id: m for m in exercise_mutants(exercise)}
     gone = sorted(set(wanted) - set(by_id))
-    assert not gone, f"{name}: {gone} are no longer generated; pick new ones (gradetape audit {name})"
+    assert not gone, (
+        f"{name}: {gone} are no longer generated; pick new ones (gradetape audit {name})"
+    )
     key = build_key(exercise, SETTINGS.seed, audit_box, SETTINGS.cache)
     runner = MutantRunner(exercise, key, audit_box, SETTINGS.seed, SETTINGS.cache)
     with ThreadPoolExecutor(WORKERS) as pool:
         outcomes = list(pool.map(lambda i: runner.run(by_id[i], wanted[i]), wanted))
     for outcome in outcomes:
-        assert outcome.fate is Fate.KILLED, f"{outcome.mutant.id} {outcome.fate.value}: {outcome.note}\n{outcome.mutant.diff()}"
+        assert outcome.fate is Fate.KILLED, (
+            f"{outcome.mutant.id} {outcome.fate.value}: {outcome.note}\n{outcome.mutant.diff()}"
+        )
         assert set(wanted[outcome.mutant.id]) <= set(outcome.lost), outcome.mutant.id

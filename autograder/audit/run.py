@@ -52,6 +52,7 @@ class AuditResult:
         outcomes: One per mutant run (the sample), in generation order.
         questions: Solution cell ``grade_id`` -> the question it belongs to.
         seconds: Wall time of the audit (key and sandbox start included).
+        key: The answer key the mutants were judged with.
     """
 
     exercise: str
@@ -59,6 +60,7 @@ class AuditResult:
     outcomes: list[Outcome]
     questions: dict[str, str]
     seconds: float
+    key: AnswerKey | None = None
 
 
 def cell_questions(nb: nbformat.NotebookNode) -> dict[str, str]:
@@ -245,4 +247,46 @@ def audit_exercise(
             close_sandbox(box)
     outcomes = reviewed(outcomes, read_equivalents(exercise))
     questions = cell_questions(read_notebook(exercise.source_path))
-    return AuditResult(name, len(mutants), outcomes, questions, time.monotonic() - start)
+    seconds = time.monotonic() - start
+    return AuditResult(name, len(mutants), outcomes, questions, seconds, key)
+
+
+#: Operators the CI sample prefers (the course's own mistakes before the classic ones).
+_ML_FIRST = ("axis", "reduction", "transpose", "activation", "training", "dtype", "drop_term")
+
+
+def pick_sample(outcomes: Sequence[Outcome], key: AnswerKey, count: int = 2) -> list[Outcome]:
+    """Known-killed mutants for the CI sample: cheap to rerun and from different cells.
+
+    Candidates are killed (not trivially) and lose only light tests (no ``gpu`` marker), so
+    the sample's jobs run just those tests; ML operators come first, then fewer lost tests,
+    then the id.
+    """
+    light = [
+        o
+        for o in outcomes
+        if o.fate is Fate.KILLED and o.lost and not any(key.tests[t].gpu for t in o.lost)
+    ]
+    rank = {name: i for i, name in enumerate(_ML_FIRST)}
+    light.sort(key=lambda o: (rank.get(o.mutant.operator, len(rank)), len(o.lost), o.mutant.id))
+    chosen: list[Outcome] = []
+    for o in light:
+        if len(chosen) < count and all(c.mutant.cell != o.mutant.cell for c in chosen):
+            chosen.append(o)
+    return chosen
+
+
+def sample_toml(chosen: Sequence[Outcome]) -> str:
+    """The ``audit_sample.toml`` text listing ``chosen`` with the tests each loses."""
+    import json
+
+    parts = [
+        "# Known-killed mutants the CI battery reruns (tests/test_audit.py): each must still",
+        "# lose these tests. Ids come from `gradetape audit`; pick new ones if the reference",
+        "# solution changes.",
+    ]
+    for o in chosen:
+        loses = ", ".join(json.dumps(t) for t in o.lost)
+        parts += ["", "[[killed]]", f"id = {json.dumps(o.mutant.id)}"]
+        parts += [f"# {o.mutant.description}", f"loses = [{loses}]"]
+    return "\n".join(parts) + "\n"
