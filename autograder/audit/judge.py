@@ -35,7 +35,7 @@ class Outcome:
         lost: Test ids that lost points (static checks included).
         points: Points lost in total.
         note: Why (the cell error, the reviewed reason, the platform problem).
-        seconds: Wall time of its job (0 when cached).
+        seconds: Wall time to run its job, or to read it back when cached.
     """
 
     mutant: Mutant
