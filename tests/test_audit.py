@@ -7,6 +7,7 @@ a grader weakened so that one of them survives fails here.
 
 import os
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -286,6 +287,36 @@ def test_cell_questions_follow_notebook_order():
         code("q2", grade=True, points=2),
     ]
     assert cell_questions(nb) == {"a_impl": "q1", "b_impl": "q1", "c_impl": "q2"}
+
+
+def test_pick_sample_takes_cheap_killed_mutants_from_different_cells_and_tests():
+    from dataclasses import replace as changed
+
+    from autograder.audit.run import pick_sample, sample_toml
+
+    key = _key()
+    key.tests["t.py::b"] = changed(key.tests["t.py::b"], timeout=5.0)
+    key.tests["t.py::g"] = changed(key.tests["t.py::a"], test="t.py::g", gpu=True, timeout=1.0)
+
+    def outcome(cell_id, op, fate, lost):
+        m = Mutant(f"{cell_id}:{op}:{len(lost):010d}", cell_id, op, "d", 1, "", f"{cell_id}{op}")
+        return Outcome(m, fate, tuple(lost), float(len(lost)))
+
+    outcomes = [
+        outcome("c1", "constant", Fate.KILLED, ["t.py::a", "t.py::b"]),
+        outcome("c1", "axis", Fate.KILLED, ["t.py::b"]),
+        outcome("c2", "axis", Fate.TRIVIAL, ["t.py::a"]),
+        outcome("c3", "axis", Fate.KILLED, ["t.py::g"]),  # only a heavy test
+        outcome("c4", "axis", Fate.SURVIVED, []),
+        outcome("c5", "return", Fate.KILLED, ["t.py::a"]),
+    ]
+    chosen = pick_sample(outcomes, key)
+    assert [(o.mutant.cell, o.mutant.operator, o.lost) for o in chosen] == [
+        ("c1", "axis", ("t.py::b",)),  # cheapest test (timeout 5), ML operator first
+        ("c5", "return", ("t.py::a",)),  # c1 is taken; c2 is trivial, c3 heavy
+    ]
+    text = sample_toml(chosen)
+    assert tomllib.loads(text)["killed"][0] == {"id": chosen[0].mutant.id, "loses": ["t.py::b"]}
 
 
 def test_cli_has_the_audit_command():

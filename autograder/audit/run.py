@@ -16,7 +16,7 @@ import time
 import tomllib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -190,8 +190,6 @@ class MutantRunner:
 
 def reviewed(outcomes: list[Outcome], equivalents: dict[str, str]) -> list[Outcome]:
     """Mark the survivors the exercise's reviewed list calls equivalent."""
-    from dataclasses import replace
-
     return [
         replace(o, fate=Fate.REVIEWED, note=equivalents[o.mutant.id])
         if o.mutant.id in equivalents and not o.killed and o.fate is not Fate.ERROR
@@ -256,22 +254,25 @@ _ML_FIRST = ("axis", "reduction", "transpose", "activation", "training", "dtype"
 
 
 def pick_sample(outcomes: Sequence[Outcome], key: AnswerKey, count: int = 2) -> list[Outcome]:
-    """Known-killed mutants for the CI sample: cheap to rerun and from different cells.
+    """Known-killed mutants for the CI sample: cheap to rerun, each from its own cell and test.
 
-    Candidates are killed (not trivially) and lose only light tests (no ``gpu`` marker), so
-    the sample's jobs run just those tests; ML operators come first, then fewer lost tests,
-    then the id.
+    Each candidate is killed (not trivially) and keeps only the lost test with the smallest
+    timeout (no ``gpu`` test), which the sample's job then runs alone. Candidates rank by
+    that timeout, then ML operators before classic ones, then id.
     """
-    light = [
-        o
-        for o in outcomes
-        if o.fate is Fate.KILLED and o.lost and not any(key.tests[t].gpu for t in o.lost)
-    ]
     rank = {name: i for i, name in enumerate(_ML_FIRST)}
-    light.sort(key=lambda o: (rank.get(o.mutant.operator, len(rank)), len(o.lost), o.mutant.id))
+    light: list[tuple[tuple[float, int, str], Outcome]] = []
+    for o in outcomes:
+        tests = [t for t in o.lost if t in key.tests and not key.tests[t].gpu]
+        if o.fate is not Fate.KILLED or not tests:
+            continue
+        cheapest = min(tests, key=lambda t: key.tests[t].timeout)
+        order = (key.tests[cheapest].timeout, rank.get(o.mutant.operator, len(rank)), o.mutant.id)
+        light.append((order, replace(o, lost=(cheapest,))))
     chosen: list[Outcome] = []
-    for o in light:
-        if len(chosen) < count and all(c.mutant.cell != o.mutant.cell for c in chosen):
+    for _, o in sorted(light, key=lambda item: item[0]):
+        fresh = all(c.mutant.cell != o.mutant.cell and c.lost != o.lost for c in chosen)
+        if len(chosen) < count and fresh:
             chosen.append(o)
     return chosen
 
