@@ -147,6 +147,15 @@ def check_validate(args: argparse.Namespace) -> None:
     _settings(args)
 
 
+def check_audit(args: argparse.Namespace) -> None:
+    """``audit``: the exercise exists and the outputs can be written."""
+    _check_course(args, [args.exercise])
+    if args.html:
+        check_output_folder(Path(args.html).resolve().parent, "--html")
+    if args.cache_dir:
+        check_output_folder(Path(args.cache_dir), "--cache-dir")
+
+
 def check_demo(args: argparse.Namespace) -> None:
     """``demo``: the exercises exist and the demo folder can be made."""
     _check_course(args, args.assignment)
@@ -375,6 +384,10 @@ The zip holds the course seed and the answer key: keep it off anything students 
   gradetape validate exercises/01_tensors/01_tensors.ipynb
   gradetape validate ~/work/01_Tensors.IPYNB     # any case of .ipynb
 """,
+    "audit": """examples:
+  gradetape audit 02_tensor_ops                     # 40 mutants, the table on stdout
+  gradetape audit 05_backprop --max 0 --html audit-05.html   # every mutant, and a page
+""",
     "demo": """examples:
   gradetape demo                        # a representative class, into demo/
   gradetape demo --all                  # every exercise and every known-wrong variant (slow)
@@ -392,6 +405,26 @@ MAIN_EPILOG = """examples:
 Settings live in gradetape.toml in the course root (an unknown key is an error).
 exit status: 0 done; 2 a bad input or grading could not run (one line says what to do).
 """
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Mutation audit of a grader: which plausible mistakes still get full marks."""
+    from .audit.report import format_result, write_html
+    from .audit.run import audit_exercise
+
+    settings = _settings(args)
+
+    def progress(outcome: Any) -> None:
+        if not args.quiet:
+            print(f"  {outcome.fate.value:<22} {outcome.mutant.id}", file=sys.stderr, flush=True)
+
+    result = audit_exercise(
+        settings, args.exercise, args.max or None, args.workers, on_outcome=progress
+    )
+    print(format_result(result))
+    if args.html:
+        print(f"report: {write_html(result, Path(args.html).resolve())}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -524,6 +557,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("validate", "run a notebook's visible self-checks", cmd_validate, check_validate)
     p.add_argument("notebook", help="the notebook file (.ipynb, any case)")
+
+    p = add(
+        "audit",
+        "mutation audit: grade mutants of the reference solution, list the survivors",
+        cmd_audit,
+        check_audit,
+    )
+    p.add_argument("exercise", help="the exercise to audit, like 02_tensor_ops")
+    p.add_argument(
+        "--max",
+        type=_non_negative,
+        default=40,
+        help="grade at most N mutants, a deterministic sample stratified over cells and "
+        "operators (default 40: a few minutes for a training exercise on 2 cores; 0: all)",
+    )
+    p.add_argument("--html", metavar="FILE", help="also write the HTML report to this file")
+    p.add_argument(
+        "--workers", type=_non_negative, help="sandboxes at once (default: one per core)"
+    )
+    p.add_argument(
+        "--isolation", choices=["auto", "bwrap", "subprocess"], help="isolation (default: auto)"
+    )
+    p.add_argument(
+        "--cache-dir",
+        metavar="FOLDER",
+        help="trusted cache of keys and mutant runs (default: .gradetape)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
     p = add("demo", "release, grade a demo class, check its scores, report", cmd_demo, check_demo)
     p.add_argument(
