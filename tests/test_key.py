@@ -64,3 +64,106 @@ def test_the_key_cache_digest_changes_with_the_interpreter_and_numerical_librari
         assert other != fingerprint
         monkeypatch.setattr(key_module, "environment_fingerprint", lambda other=other: other)
         assert key_module._digest(ex, ["x = 1"], 7) != here
+
+
+# -- declared alternative solutions and the spread check (issue 16, item 4) --------------------
+from autograder.exercise import AlternativeError  # noqa: E402
+from autograder.key import SAFETY_FACTOR, check_spread  # noqa: E402
+
+
+def _test(*values, outcome="passed", message=""):
+    return TestRecord("t.py::test_a", "q", 1.0, 60.0, False, outcome, message, values)
+
+
+def _value(name, array, **tolerance):
+    return Recorded(name, Value("ndarray", array=np.asarray(array)), tolerance)
+
+
+def test_a_tolerance_tighter_than_the_safety_factor_times_the_spread_refuses_the_key():
+    key = {"t.py::test_a": _test(_value("w", [2.0, -3.0], rtol=1e-9))}
+    spread = 1e-7  # float32 rounding of a float64 value
+    alt = {"float32": {"t.py::test_a": _test(_value("w", [2.0 + 2 * spread, -3.0], rtol=1e-9))}}
+    with pytest.raises(GraderError) as caught:
+        check_spread("x", key, alt)
+    text = str(caught.value)
+    for part in ("t.py::test_a", "`w`", "`float32`", "rtol=1e-09", "2e-07", f"{SAFETY_FACTOR:g} x"):
+        assert part in text, part
+    # allowed = rtol * |key| = 2e-6 * 2 = 4e-6 >= 4 x 2e-7: accepted
+    check_spread("x", {"t.py::test_a": _test(_value("w", [2.0, -3.0], rtol=2e-6))}, alt)
+    # just under the factor: 3.9 x the spread is refused
+    tight = 3.9 * 2 * spread / 2.0
+    with pytest.raises(GraderError):
+        check_spread("x", {"t.py::test_a": _test(_value("w", [2.0, -3.0], rtol=tight))}, alt)
+
+
+def test_atol_covers_a_cancelling_sum_where_rtol_cannot():
+    # a value near 0 that comes from terms of order 10: relative tolerance alone fails
+    key = {"t.py::test_a": _test(_value("y", [1e-7], rtol=1e-5))}
+    alt = {"reordered": {"t.py::test_a": _test(_value("y", [1e-7 + 2e-6], rtol=1e-5))}}
+    with pytest.raises(GraderError, match="allows 1e-12"):
+        check_spread("x", key, alt)
+    key = {"t.py::test_a": _test(_value("y", [1e-7], rtol=1e-5, atol=1e-5))}
+    check_spread("x", key, alt)
+
+
+def test_exact_values_accuracies_and_untouched_values_are_not_spread_checked():
+    key = {
+        "t.py::test_a": _test(
+            _value("n", np.array([3], dtype=np.int64)),
+            _value("same", [0.5, 1.5], rtol=0.0),
+            Recorded("pred", Value("ndarray", array=np.zeros(3)), {"labels": "digits"}),
+            Recorded("text", Value("str", text="a"), {}),
+        )
+    }
+    alt = {"other": {"t.py::test_a": key["t.py::test_a"]}}
+    check_spread("x", key, alt)  # identical values: zero spread, even with rtol=0
+
+
+def test_an_alternative_that_fails_or_changes_shape_refuses_the_key():
+    key = {"t.py::test_a": _test(_value("w", [1.0, 2.0]))}
+    failed = {"broken": {"t.py::test_a": _test(outcome="failed", message="AssertionError: no")}}
+    with pytest.raises(GraderError, match="alternative `broken` fails: AssertionError: no"):
+        check_spread("x", key, failed)
+    reshaped = {"flat": {"t.py::test_a": _test(_value("w", [[1.0, 2.0]]))}}
+    with pytest.raises(GraderError, match=r"has shape \(1, 2\)"):
+        check_spread("x", key, reshaped)
+    missing = {"quiet": {"t.py::test_a": _test()}}
+    with pytest.raises(GraderError, match="no numeric value was recorded"):
+        check_spread("x", key, missing)
+    check_spread("x", key, {"skipped": {}})  # a heavy test an alternative did not run
+
+
+def test_alternatives_are_read_and_a_file_that_loses_tests_is_refused(tmp_path):
+    folder = tmp_path / "alternatives"
+    folder.mkdir()
+    (folder / "alt_b.toml").write_text("description = 'b'\n[cells]\nx_impl = '''\ndef f():\n    return 1\n'''\n")
+    (folder / "alt_a.toml").write_text("[cells]\ny_impl = 'pass'\n")
+    ex = Exercise("x", "x.ipynb", tmp_path, HERE, HERE, Limits())
+    found = ex.alternatives()
+    assert [a.name for a in found] == ["alt_a", "alt_b"]
+    assert found[1].cells == {"x_impl": "def f():\n    return 1\n"} and found[1].description == "b"
+    (folder / "alt_c.toml").write_text("loses = ['t.py::test_a']\n[cells]\ny_impl = 'pass'\n")
+    with pytest.raises(AlternativeError, match="belongs in variants/"):
+        ex.alternatives()
+    (folder / "alt_c.toml").write_text("description = 'no cells'\n")
+    with pytest.raises(AlternativeError, match="no \\[cells\\] table"):
+        ex.alternatives()
+
+
+def test_every_declared_alternative_file_is_well_formed():
+    from autograder.exercise import exercise_names, load_exercise
+    from autograder.release import reference_submission, with_cells
+    from autograder.settings import load_settings
+
+    settings = load_settings(Path(__file__).resolve().parent.parent)
+    names = []
+    for name in exercise_names(settings):
+        ex = load_exercise(settings, name)
+        for alternative in ex.alternatives():
+            with_cells(reference_submission(ex), alternative.cells)  # names cells that exist
+            assert alternative.description, f"{name}/{alternative.name}: describe the style"
+            names.append(f"{name}/{alternative.name}")
+    for expected in ("08_keras_workflow/tolerance_float32_regularisation",
+                     "08_keras_workflow/tolerance_float32_class_weights",
+                     "09_saving/tolerance_kernel_scale"):
+        assert expected in names
