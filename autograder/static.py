@@ -12,7 +12,7 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .dynamic import Lookup, dynamic_lookups, literal_lookup_at
 from .exercise import StaticCheck
@@ -146,6 +146,9 @@ class Student:
         attributes: Attribute names the student's code defines: methods and class attributes
             of its classes, attributes it assigns (``self.grad = 0.0``).
         cells: ``id(node)`` -> the cell the node comes from.
+        writers: Attribute name -> what gives it its value: the functions that assign it
+            (``self.x = ...``), class-level and module-level assigned values.
+        outer: ``id(function)`` -> the function it is defined in (nested definitions).
     """
 
     functions: dict[str, Function]
@@ -154,6 +157,17 @@ class Student:
     bindings: dict[str, list[ast.AST]]
     attributes: frozenset[str]
     cells: dict[int, str]
+    writers: dict[str, list[ast.AST]] = field(default_factory=dict)
+    outer: dict[int, ast.AST] = field(default_factory=dict)
+
+    def nested_in(self, node: ast.AST, among: set[int]) -> bool:
+        """Whether ``node`` is defined inside one of the functions whose ids are ``among``."""
+        parent = self.outer.get(id(node))
+        while parent is not None:
+            if id(parent) in among:
+                return True
+            parent = self.outer.get(id(parent))
+        return False
 
     def own_global(self, name: str) -> bool:
         """Whether a module-level name is the student's own (a function, class or variable).
@@ -171,7 +185,12 @@ def _student(trees: Mapping[str, ast.Module]) -> Student:
     classes: dict[str, list[Function]] = {}
     attributes: set[str] = set()
     cells: dict[int, str] = {}
+    writers: dict[str, list[ast.AST]] = {}
+    outer: dict[int, ast.AST] = {}
     for where, tree in trees.items():
+        for stmt in _module_statements(tree):
+            for target in (n for n in _assigned(stmt) if isinstance(n, ast.Attribute)):
+                writers.setdefault(target.attr, []).append(getattr(stmt, "value", None) or stmt)
         in_class = {
             id(item)
             for node in ast.walk(tree)
@@ -183,6 +202,13 @@ def _student(trees: Mapping[str, ast.Module]) -> Student:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 if id(node) not in in_class:  # methods are reached as attributes
                     functions[node.name] = node
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store):
+                        writers.setdefault(sub.attr, []).append(node)
+                    elif (
+                        isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef) and sub is not node
+                    ):
+                        outer[id(sub)] = node  # the walk reaches inner definers later
             elif isinstance(node, ast.ClassDef):
                 own = classes.setdefault(node.name, [])
                 for item in node.body:
@@ -191,7 +217,9 @@ def _student(trees: Mapping[str, ast.Module]) -> Student:
                         methods.setdefault(item.name, []).append(item)
                         own.append(item)
                         attributes.add(item.name)
-                    attributes |= {n.id for n in _assigned(item) if isinstance(n, ast.Name)}
+                    for name in (n.id for n in _assigned(item) if isinstance(n, ast.Name)):
+                        attributes.add(name)
+                        writers.setdefault(name, []).append(getattr(item, "value", None) or item)
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store | ast.Del):
                 attributes.add(node.attr)
     return Student(
@@ -201,14 +229,28 @@ def _student(trees: Mapping[str, ast.Module]) -> Student:
         bindings=_module_bindings(trees.values()),
         attributes=frozenset(attributes),
         cells=cells,
+        writers=writers,
+        outer=outer,
     )
+
+
+def _module_statements(tree: ast.Module) -> list[ast.AST]:
+    """The statements that run at module level (inside ``if``/``for``/``with``/``try`` too)."""
+    found: list[ast.AST] = []
+    todo: list[ast.AST] = [tree]
+    while todo:
+        for stmt in ast.iter_child_nodes(todo.pop()):
+            if isinstance(stmt, ast.stmt) and not isinstance(stmt, SCOPES):
+                found.append(stmt)
+                todo.append(stmt)
+    return found
 
 
 def _assigned(stmt: ast.AST) -> list[ast.AST]:
     """Every node inside the targets of an assignment statement (empty for others)."""
     if isinstance(stmt, ast.Assign):
         return [sub for target in stmt.targets for sub in ast.walk(target)]
-    if isinstance(stmt, ast.AnnAssign | ast.AugAssign):
+    if isinstance(stmt, ast.AnnAssign | ast.AugAssign | ast.NamedExpr):
         return list(ast.walk(stmt.target))
     return []
 
@@ -260,9 +302,11 @@ def _reachable(start: Function, student: Student) -> tuple[list[ast.AST], list[a
 
     Returns ``start`` and every student-defined function it refers to, transitively, so a
     forbidden call cannot hide in a helper: functions named (called, passed on or aliased),
-    every method of a student class it names (constructor and operators included) and every
-    student method called like ``obj.name(...)`` on any object; and, separately, the
-    module-level values of the globals they read.
+    every method of a student class it names (constructor and operators included), every
+    student method called like ``obj.name(...)`` on any object and every function that
+    assigns an attribute it reads (``self.tape = tf.GradientTape()`` elsewhere); and,
+    separately, the module-level and class-level values of the globals and attributes they
+    read.
     """
     seen: dict[int, ast.AST] = {id(start): start}
     reached: list[ast.AST] = [start]
@@ -278,6 +322,7 @@ def _reachable(start: Function, student: Student) -> tuple[list[ast.AST], list[a
                 targets += student.bindings.get(sub.id, [])
             elif isinstance(sub, ast.Attribute):
                 targets += student.methods.get(sub.attr, [])
+                targets += student.writers.get(sub.attr, [])
             for target in targets:
                 if id(target) in seen:
                     continue
@@ -288,11 +333,25 @@ def _reachable(start: Function, student: Student) -> tuple[list[ast.AST], list[a
     return reached, globals_read
 
 
+def _alias_of(stmt: ast.AST) -> bool:
+    """Whether a statement assigns a bare name or an attribute chain (``m = tf.nn``).
+
+    Such an alias may hold a module.
+    """
+    value = getattr(stmt, "value", None)
+    if not isinstance(stmt, ast.Assign | ast.AnnAssign | ast.NamedExpr) or value is None:
+        return False
+    while isinstance(value, ast.Attribute):
+        value = value.value
+    return isinstance(value, ast.Name)
+
+
 def _bound(scope: ast.AST) -> tuple[set[str], set[str]]:
-    """The names a scope binds itself, and which of them its imports bind.
+    """The names a scope binds itself, and which of them may hold a module.
 
     Bound are parameters, assignment and loop targets, ``as`` names, nested definitions and
-    imports, without the names it declares ``global``.
+    imports, without the names it declares ``global``. Imports and aliases (``m = tf.nn``)
+    may hold a module.
     """
     names: set[str] = set()
     imported: set[str] = set()
@@ -311,6 +370,14 @@ def _bound(scope: ast.AST) -> tuple[set[str], set[str]]:
         node = todo.pop()
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
             names.add(node.id)
+        elif _alias_of(node):
+            targets = (
+                node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            )
+            imported |= {t.id for t in targets if isinstance(t, ast.Name)}
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+            todo.extend(ast.iter_child_nodes(node))
+            continue
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Import | ast.ImportFrom):
@@ -393,6 +460,9 @@ class _UseFinder:
         frame = self.local(node.id, chain)
         if frame is not None:
             return node.id not in frame.imported
+        bindings = self.student.bindings.get(node.id, [])
+        if any(isinstance(b, ast.Name | ast.Attribute | ast.alias) for b in bindings):
+            return False  # a module-level alias (``m = tf.nn``) or import
         return self.student.own_global(node.id)
 
     def visit(self, root: ast.AST) -> None:
@@ -477,8 +547,10 @@ def run_static_checks(
         reached, globals_read = _reachable(func, student)
         found: set[Use] = set()
         lookups: list[tuple[str, Lookup]] = []
+        ids = {id(body) for body in reached}
         for body in reached:
-            found.update(_uses(body, check.forbid, student))
+            if not student.nested_in(body, ids):  # read with its enclosing function's names
+                found.update(_uses(body, check.forbid, student))
         for value in globals_read:
             found.update(_uses(value, check.forbid, student, loops=False))
         for node in [*reached, *globals_read]:

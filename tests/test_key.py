@@ -167,3 +167,69 @@ def test_every_declared_alternative_file_is_well_formed():
                      "08_keras_workflow/tolerance_float32_class_weights",
                      "09_saving/tolerance_kernel_scale"):
         assert expected in names
+
+
+# -- the tolerances fixed for issue 16 hold over many draws, with the safety factor ------------
+def _grader_module(exercise, filename):
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "autograder" / "graders" / exercise / filename
+    spec = importlib.util.spec_from_file_location(f"_grader_{exercise}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DRAWS = 200
+
+
+@pytest.mark.slow
+def test_09_layer_tolerance_covers_kernel_times_scale_over_many_draws():
+    import tensorflow as tf
+
+    grader = _grader_module("09_saving", "test_saving.py")
+    worst_old = worst_new = 0.0
+    for seed in range(DRAWS):
+        rng = np.random.default_rng(seed)
+        d, units = grader._distinct_sizes(rng, 2)
+        scale = float(np.round(rng.uniform(0.3, 3.0), 3))
+        x = grader._floats(rng, (grader._batch(rng), d))
+        kernel = rng.normal(size=(d, units)).astype(np.float32)
+        bias = rng.normal(size=(units,)).astype(np.float32)
+        ref = (scale * tf.matmul(x, kernel) + bias).numpy().astype(np.float64)
+        alt = (tf.matmul(x, kernel * scale) + bias).numpy().astype(np.float64)
+        tol = grader._layer_tol(x, kernel, bias, scale)
+        for act in (lambda v: v, np.tanh):
+            spread = np.abs(act(alt) - act(ref))
+            worst_old = max(worst_old, float(np.max(spread / (1e-6 + 1e-6 * np.abs(act(ref))))))
+            allowed = tol["atol"] + tol["rtol"] * np.abs(act(ref))
+            worst_new = max(worst_new, float(np.max(SAFETY_FACTOR * spread / allowed)))
+    assert worst_old > 1  # the old tolerance failed this honest layer on some draws
+    assert worst_new <= 1, f"{SAFETY_FACTOR:g} x spread reaches {worst_new:.2f} of the tolerance"
+
+
+@pytest.mark.slow
+def test_08_float32_penalty_and_class_weights_are_within_tolerance_over_many_draws():
+    import tensorflow as tf
+
+    grader = _grader_module("08_keras_workflow", "test_keras_workflow.py")
+    penalty = weights = 0.0
+    for seed in range(DRAWS):
+        rng = np.random.default_rng(seed)
+        sizes = grader._distinct_sizes(rng, 4, low=2, high=11)
+        kernels = [rng.normal(size=(sizes[i], sizes[i + 1])) for i in range(3)]
+        l1, l2 = (float(np.round(10 ** rng.uniform(-4, -1), 6)) for _ in range(2))
+        for c1, c2 in ((l1, 0.0), (0.0, l2), (l1, l2)):
+            ref = sum(c1 * np.abs(k).sum() + c2 * np.square(k).sum() for k in kernels)
+            k32 = [tf.constant(k, tf.float32) for k in kernels]
+            alt = float(sum(c1 * tf.reduce_sum(tf.abs(k)) + c2 * tf.reduce_sum(tf.square(k)) for k in k32))
+            penalty = max(penalty, abs(alt - ref) / abs(ref))
+        k = int(rng.integers(3, 7))
+        y = rng.integers(0, k, size=int(rng.integers(25, 60)))
+        y[:k] = np.arange(k)
+        counts = np.bincount(y, minlength=k)
+        ref = len(y) / (k * counts)
+        alt = np.float32(len(y)) / (np.float32(k) * counts.astype(np.float32))
+        weights = max(weights, float(np.max(np.abs(alt - ref) / ref)))
+    assert 1e-8 < penalty and SAFETY_FACTOR * penalty <= 2e-6  # test_regularisation_term's rtol
+    assert 1e-9 < weights and SAFETY_FACTOR * weights <= 1e-6  # test_balanced_class_weights' rtol
