@@ -21,7 +21,7 @@ import nbformat
 import numpy as np
 
 from .compare import Tolerance, judge_test
-from .exercise import Alternative, Exercise
+from .exercise import Alternative, AlternativeError, Exercise
 from .fingerprint import environment_fingerprint
 from .fresh import FRESH_FORMAT, FreshPlanError, fresh_plan, read_kept, run_graded
 from .heldout import VERSION as HELDOUT_VERSION
@@ -219,8 +219,14 @@ def alternative_runs(
 
     Returns:
         Alternative name -> its test records.
+
+    Raises:
+        GraderError: If an alternative's file is malformed or replaces cells that do not exist.
     """
-    found = exercise.alternatives()
+    try:
+        found = exercise.alternatives()
+    except AlternativeError as exc:
+        raise GraderError(f"{exercise.name}: {exc}") from None
     if not found:
         return {}
     release = read_notebook(exercise.release_path)

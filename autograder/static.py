@@ -408,7 +408,7 @@ def _quote(node: ast.AST) -> str:
 
 @dataclass(frozen=True)
 class _Frame:
-    """One enclosing scope: the names it binds, those its imports bind, whether a class."""
+    """One enclosing scope: the names it binds, those that may hold a module, whether a class."""
 
     bound: set[str]
     imported: set[str]
