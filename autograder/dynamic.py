@@ -157,18 +157,29 @@ def dynamic_lookups(tree: ast.AST) -> list[Lookup]:
     return sorted(found, key=lambda f: (f.line, f.what))
 
 
+def literal_lookup_at(node: ast.AST) -> str | None:
+    """The literal name this node itself looks up, or None.
+
+    ``getattr(x, "name")``-like calls and ``globals()["name"]`` / ``vars(x).get("name")``
+    name it; nested nodes are not searched (each is asked itself), so a caller walking a
+    tree asks every node once.
+    """
+    if isinstance(node, ast.Call):
+        if _callee(node) in LOOKUP_BUILTINS | LOOKUP_CALLS:
+            return _looked_up(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in MAPPING_METHODS:
+            if _namespace(func.value) is not None and node.args:
+                return _literal(node.args[0])
+    if isinstance(node, ast.Subscript) and _namespace(node.value) is not None:
+        return _literal(node.slice)
+    return None
+
+
 def literal_lookups(tree: ast.AST) -> set[str]:
     """Names looked up with literal strings: ``getattr(x, "name")``, ``globals()["name"]``.
 
     Dotted names (``attrgetter("nn.relu")``) count part by part.
     """
-    parents = _parents(tree)
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            name = _callee(node)
-            if name in LOOKUP_BUILTINS or name in LOOKUP_CALLS:
-                names.add(_looked_up(node) or "")
-        if _namespace(node) is not None:
-            names.add(_namespace_key(node, parents)[1] or "")
+    names = {literal_lookup_at(node) or "" for node in ast.walk(tree)}
     return {part for name in names for part in name.split(".") if part}

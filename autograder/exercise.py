@@ -48,6 +48,29 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """A correct solution in another style, kept beside a grader (``alternatives/<name>.toml``).
+
+    The conformance battery requires full marks for it, and the answer key is refused when
+    a tolerance is tighter than the honest spread between it and the reference (see
+    :func:`autograder.key.check_spread`).
+
+    Attributes:
+        name: File stem.
+        cells: Solution cell ``grade_id`` -> replacement source.
+        description: What it does differently (float32 arithmetic, another operation order).
+    """
+
+    name: str
+    cells: dict[str, str]
+    description: str = ""
+
+
+class AlternativeError(ValueError):
+    """An alternative solution's file is malformed."""
+
+
+@dataclass(frozen=True)
 class Exercise:
     """One assignment: its nbgrader name, notebook, grader and settings."""
 
@@ -89,6 +112,37 @@ class Exercise:
                     description=str(data.get("description", "")),
                     hint=str(data.get("hint", "")),
                     topic=str(data.get("topic", "")),
+                )
+            )
+        return found
+
+    def alternatives(self) -> list[Alternative]:
+        """The declared alternative (correct) solutions, sorted by name.
+
+        Raises:
+            AlternativeError: If a file names tests it loses (that is a variant), has no
+                cells, or is not TOML.
+        """
+        folder = self.grader_dir / "alternatives"
+        found = []
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise AlternativeError(f"{path}: not valid TOML ({exc})") from None
+            if "loses" in data or "also_loses" in data:
+                raise AlternativeError(
+                    f"{path}: an alternative is a correct solution and loses no test; "
+                    "a solution that must lose tests belongs in variants/"
+                )
+            cells = data.get("cells", {})
+            if not isinstance(cells, dict) or not cells:
+                raise AlternativeError(f"{path}: no [cells] table (grade_id -> source)")
+            found.append(
+                Alternative(
+                    name=path.stem,
+                    cells={str(k): str(v) for k, v in cells.items()},
+                    description=str(data.get("description", "")),
                 )
             )
         return found

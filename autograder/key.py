@@ -18,20 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
-from .compare import judge_test
-from .exercise import Exercise
+from .compare import Tolerance, judge_test
+from .exercise import Alternative, AlternativeError, Exercise
 from .fingerprint import environment_fingerprint
 from .fresh import FRESH_FORMAT, FreshPlanError, fresh_plan, read_kept, run_graded
 from .heldout import VERSION as HELDOUT_VERSION
 from .heldout import labels_for
 from .jobs import job_note
 from .loader import CodeCell, prepare, question_points, read_notebook
+from .release import reference_submission, with_cells
 from .sandbox.base import RUNTIME_DIR, Sandbox
 from .seeds import DERIVATION as SEED_DERIVATION
-from .values import JobOutput, TestRecord, read_job_output
+from .values import JobOutput, Recorded, TestRecord, read_job_output
 
 KEY_FORMAT = "2"
+#: How many times the honest spread (reference vs. alternative solutions) a tolerance must allow.
+SAFETY_FACTOR = 4.0
 
 
 class GraderError(Exception):
@@ -130,9 +134,14 @@ def cached_run(
 def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> AnswerKey:
     """Return the answer key, from the cache when nothing that produced it has changed.
 
+    The declared alternative solutions (``alternatives/*.toml``) are run too (cached the
+    same way) and every tolerance is checked against their spread (:func:`check_spread`).
+
     Raises:
-        GraderError: If the reference solution does not pass every test, or the question
-            points in the notebook disagree with the hidden tests.
+        GraderError: If the reference solution does not pass every test, a tolerance is
+            tighter than :data:`SAFETY_FACTOR` times the spread between the reference and an
+            alternative solution, or the question points in the notebook disagree with the
+            hidden tests.
     """
     digest, output = cached_run(
         exercise,
@@ -143,6 +152,8 @@ def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> A
         lambda out, note: _check_reference(exercise, out, note, seed),
     )
     _check_reference(exercise, output, "", seed)
+    alternatives = alternative_runs(exercise, output.tests, seed, sandbox, cache)
+    check_spread(exercise.name, output.tests, alternatives)
     questions: dict[str, float] = {}
     for test in output.tests.values():
         questions[test.question] = questions.get(test.question, 0.0) + test.points
@@ -191,3 +202,128 @@ def _check_reference(exercise: Exercise, output: JobOutput, note: str, seed: int
             f"the reference solution of {exercise.name} does not pass its grader:\n  "
             + "\n  ".join(p[-600:] for p in problems)
         )
+
+
+def alternative_runs(
+    exercise: Exercise,
+    reference: dict[str, TestRecord],
+    seed: int,
+    sandbox: Sandbox,
+    cache: Path,
+) -> dict[str, dict[str, TestRecord]]:
+    """Run every declared alternative solution through the grader with the key's seed.
+
+    Heavy (``gpu``) tests are left out: their values (trained weights, accuracies) are
+    judged by thresholds or loose tolerances, and the conformance battery grades each
+    alternative in full. Runs are cached by digest like the key's.
+
+    Returns:
+        Alternative name -> its test records.
+
+    Raises:
+        GraderError: If an alternative's file is malformed or replaces cells that do not exist.
+    """
+    try:
+        found = exercise.alternatives()
+    except AlternativeError as exc:
+        raise GraderError(f"{exercise.name}: {exc}") from None
+    if not found:
+        return {}
+    release = read_notebook(exercise.release_path)
+    chosen = [t for t, rec in reference.items() if not rec.gpu]
+    select = None if len(chosen) == len(reference) else chosen
+    runs: dict[str, dict[str, TestRecord]] = {}
+    for alternative in found:
+        cells = _alternative_cells(exercise, alternative, release)
+        folder = cache / "alternatives" / exercise.name / alternative.name
+        _, output = cached_run(exercise, cells, seed, sandbox, folder, select=select)
+        runs[alternative.name] = dict(output.tests)
+    return runs
+
+
+def _alternative_cells(
+    exercise: Exercise, alternative: Alternative, release: nbformat.NotebookNode
+) -> list[CodeCell]:
+    try:
+        notebook = with_cells(reference_submission(exercise), alternative.cells)
+    except KeyError as exc:
+        raise GraderError(
+            f"{exercise.name}: alternative `{alternative.name}` replaces cells the notebook "
+            f"does not have: {exc}"
+        ) from None
+    return list(prepare(notebook, release).cells)
+
+
+def check_spread(
+    exercise: str,
+    reference: dict[str, TestRecord],
+    alternatives: dict[str, dict[str, TestRecord]],
+    factor: float = SAFETY_FACTOR,
+) -> None:
+    """Refuse tolerances that honest rounding can fail.
+
+    For every float value the reference recorded with a tolerance (not exact, not an
+    accuracy), each alternative's value must differ from it by at most ``1/factor`` of the
+    allowed ``atol + rtol * |key|``, element by element. An alternative that fails a test
+    outright (an error, a missing value, another shape or dtype) refuses the key too: it is
+    declared correct.
+
+    Raises:
+        GraderError: Naming the test, the value, the alternative, the tolerance and the
+            measured spread, for every problem found.
+    """
+    problems: list[str] = []
+    for name, tests in sorted(alternatives.items()):
+        for test_id, want in reference.items():
+            got = tests.get(test_id)
+            if got is None:
+                continue  # not run (a heavy test)
+            if got.outcome != "passed":
+                problems.append(f"{test_id}: alternative `{name}` fails: {got.message[-300:]}")
+                continue
+            theirs = {r.name: r for r in got.values}
+            for rec in want.values:
+                problem = _spread_problem(rec, theirs.get(rec.name), factor)
+                if problem:
+                    problems.append(f"{test_id}: `{rec.name}`, alternative `{name}`: {problem}")
+    if problems:
+        raise GraderError(
+            f"{exercise}: a declared alternative solution is not graded as correct with a "
+            f"safety factor of {factor:g} (tolerance >= {factor:g} x honest spread):\n  "
+            + "\n  ".join(problems)
+        )
+
+
+def _spread_problem(want: Recorded, got: Recorded | None, factor: float) -> str:
+    """Why an alternative's value is not safely within the reference's tolerance ("" if it is)."""
+    tol = Tolerance.from_record(want.tolerance)
+    key = want.value.array
+    if tol.labels or key is None or want.value.text is not None:
+        return ""  # accuracies are judged by threshold; text and None exactly
+    exact = tol.exact if tol.exact is not None else key.dtype.kind in "biu"
+    if exact or key.dtype.kind not in "fc":
+        return ""
+    mine = got.value.array if got is not None else None
+    if got is None or mine is None:
+        return "no numeric value was recorded"
+    if mine.shape != key.shape or (tol.check_dtype and mine.dtype != key.dtype):
+        return f"has shape {mine.shape} and dtype {mine.dtype}, the key {key.shape} {key.dtype}"
+    ref = key.astype(np.complex128 if "c" in (key.dtype.kind, mine.dtype.kind) else np.float64)
+    alt = mine.astype(ref.dtype)
+    same = (ref == alt) | (np.isnan(ref) & np.isnan(alt))
+    if not np.isfinite(alt[~same]).all() or not np.isfinite(ref[~same]).all():
+        return "differs in a NaN or an infinity"
+    spread = np.where(same, 0.0, np.abs(alt - ref))
+    allowed = tol.atol + tol.rtol * np.abs(ref)
+    if spread.size == 0:
+        return ""
+    worst = int(np.argmax(factor * spread - allowed))
+    if factor * spread.flat[worst] <= allowed.flat[worst]:
+        return ""
+    return (
+        f"the tolerance atol={tol.atol:g} + rtol={tol.rtol:g} x |key| allows "
+        f"{allowed.flat[worst]:.3g} at element {worst}, where the alternative differs from "
+        f"the reference by {spread.flat[worst]:.3g}; it must allow at least {factor:g} x that "
+        f"({factor * spread.flat[worst]:.3g}): loosen rtol/atol (derive atol from the terms' "
+        "magnitude where the value is a cancelling sum)"
+    )

@@ -2,9 +2,10 @@
 
 For each exercise: the reference solution scores full marks, the blank release scores zero
 without breaking the grader, a malformed file scores zero with a reason, every known-wrong
-variant loses exactly the tests it is aimed at, the question points of the notebook equal
-its hidden tests' totals, and the committed release is what nbgrader generates from the
-source.
+variant loses exactly the tests it is aimed at, every declared alternative solution (a
+correct one in another style, ``alternatives/*.toml``) scores full marks, the question
+points of the notebook equal its hidden tests' totals, and the committed release is what
+nbgrader generates from the source.
 """
 
 import json
@@ -24,7 +25,13 @@ from autograder.grading import find_submissions, grade_all
 from autograder.key import build_key
 from autograder.loader import grade_id
 from autograder.misconceptions import build_variant_runs, variant_tests
-from autograder.release import nbgrader_env, solution_sources
+from autograder.release import (
+    nbgrader_env,
+    reference_submission,
+    solution_sources,
+    with_cells,
+    write_submission,
+)
 from autograder.results import Status
 from autograder.sandbox import close_sandbox, make_sandbox
 from autograder.settings import load_settings
@@ -38,7 +45,11 @@ WORKERS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
 
 def _students(name):
     ex = load_exercise(SETTINGS, name)
-    return ["reference", "blank", "malformed"] + [f"variant-{v.name}" for v in ex.variants()]
+    return (
+        ["reference", "blank", "malformed"]
+        + [f"variant-{v.name}" for v in ex.variants()]
+        + [f"alternative-{a.name}" for a in ex.alternatives()]
+    )
 
 
 CASES = [
@@ -112,6 +123,9 @@ def graded_class(tmp_path_factory, pool):
             submitted = tmp_path_factory.mktemp(f"class-{name}")
             expected = build_class(ex, submitted)
             shutil.copytree(submitted / "reference", submitted / "reference-again")
+            for alternative in ex.alternatives():
+                notebook = with_cells(reference_submission(ex), alternative.cells)
+                write_submission(notebook, submitted / f"alternative-{alternative.name}" / name, ex.notebook)
             sandbox = pool
             key = build_key(ex, SETTINGS.seed, sandbox, SETTINGS.cache)
             sandbox.recording = True
@@ -137,7 +151,7 @@ def test_submission_scores_as_it_must(graded_class, exercise, student):
     result = results[student]
     failed = {t.test_id for t in result.tests if not t.passed}
     all_tests = set(key.tests)
-    if student == "reference":
+    if student == "reference" or student.startswith("alternative-"):
         assert result.status == Status.GRADED
         assert failed == set(), [t.message for t in result.tests if not t.passed]
         assert result.score == result.max_score > 0

@@ -30,7 +30,10 @@ def check(function, forbid):
 
 def test_forbidden_names_and_attributes():
     fired = run_static_checks([check("pairwise", ["reduce_sum"])], {"impl": SOURCE})
-    assert fired == {"t.py::test_x": "`pairwise` must not use reduce_sum"}
+    assert fired == {
+        "t.py::test_x": "`pairwise` must not use `reduce_sum`. Found `reduce_sum` (`tf.reduce_sum`) "
+        "at line 16 of cell `impl`."
+    }
     assert run_static_checks([check("pairwise", ["GradientTape"])], {"impl": SOURCE}) == {}
 
 
@@ -80,14 +83,20 @@ def recursive(x):
 
 def test_a_forbidden_call_hidden_in_helpers_is_found():
     fired = run_static_checks([check("pool2d", ["max_pool2d"])], {"impl": HIDDEN})
-    assert fired == {"t.py::test_x": "`pool2d` must not use max_pool2d"}
+    assert fired == {
+        "t.py::test_x": "`pool2d` must not use `max_pool2d`. Found `max_pool2d` (`tf.nn.max_pool2d`) "
+        "at line 5 of cell `impl`."
+    }
     assert run_static_checks([check("Block.pool", ["max_pool2d"])], {"impl": HIDDEN})
     assert run_static_checks([check("recursive", ["max_pool2d"])], {"impl": HIDDEN}) == {}
 
 
-def test_a_dotted_entry_matches_attributes_only():
-    assert run_static_checks([check("pool2d", ["pool"])], {"impl": HIDDEN})  # the local variable
+def test_a_local_variable_never_fires_and_a_dotted_entry_matches_attributes_only():
+    assert run_static_checks([check("pool2d", ["pool"])], {"impl": HIDDEN}) == {}  # a local variable
     assert run_static_checks([check("pool2d", [".pool"])], {"impl": HIDDEN}) == {}
+    # `pool` is also a method of the student's class Block; called on a module it fires
+    fired = run_static_checks([check("g", ["pool"])], {"impl": HIDDEN + "\ndef g(x):\n    return tf.nn.pool(x)\n"})
+    assert "`pool` (`tf.nn.pool`) at line 25" in fired["t.py::test_x"]
     assert run_static_checks([check("Block.pool", [".max_pool2d"])], {"impl": HIDDEN})
 
 
@@ -185,7 +194,10 @@ def test_aliases_and_literal_lookups_of_forbidden_names_fire():
     }
     for name, source in sources.items():
         fired = run_static_checks([check("relu_backward", BACKPROP)], {"impl": source})
-        assert fired == {"t.py::test_x": "`relu_backward` must not use GradientTape"}, name
+        message = fired["t.py::test_x"]
+        assert message.startswith("`relu_backward` must not use `GradientTape`. Found `GradientTape` ("), name
+        line = {"global_alias": 2, "from_import": 1}.get(name, 4)
+        assert message.endswith(f" at line {line} of cell `impl`."), name
 
 
 def test_honest_code_with_literal_lookups_and_unrelated_globals_passes():
@@ -216,3 +228,53 @@ def test_patching_a_module_is_flagged():
 
 def test_review_flags_survive_code_that_does_not_parse():
     assert review_flags({"impl": "def (:\n", "deep": "x = " + "(" * 5000 + ")" * 5000}) == []
+
+
+# -- uses of the API, never the student's own names (issue 16, item 3) -------------------------
+API = ["GradientTape", "gradient", "jvp", "max_pool2d"]
+
+
+def _fired(source, function="f"):
+    return run_static_checks([check(function, API)], {"impl": source}).get("t.py::test_x", "")
+
+
+def test_own_variables_parameters_functions_and_attributes_never_fire():
+    honest = {
+        "local": "def f(x):\n    gradient = 2 * x\n    return gradient\n",
+        "parameter": "def f(x, gradient=1.0, *jvp):\n    return x * gradient\n",
+        "loop and comprehension": "def f(xs):\n    for gradient in xs:\n        pass\n    return [jvp for jvp in xs]\n",
+        "own helper": "def gradient(v):\n    return 2 * v\n\ndef f(x):\n    return gradient(x)\n",
+        "own global": "gradient = 0.5\n\ndef f(x):\n    return gradient * x\n",
+        "own attribute": "class Node:\n    def __init__(self, v):\n        self.gradient = 0.0\n"
+                         "    def jvp(self):\n        return self.gradient\n\n"
+                         "def f(x):\n    n = Node(x)\n    n.gradient += 1.0\n    return n.jvp()\n",
+        "closure": "def f(x):\n    gradient = 2.0\n    def inner():\n        return gradient * x\n    return inner()\n",
+    }
+    for name, source in honest.items():
+        assert _fired(source) == "", name
+
+
+def test_uses_of_the_api_fire_however_they_are_spelled():
+    dishonest = {
+        "method": ("def f(x, tape):\n    return tape.gradient(x, x)\n", "`gradient` (`tape.gradient`) at line 2"),
+        "local alias of a module": ("import tensorflow as tf\nclass Z:\n    max_pool2d = 0\n\n"
+                                    "def f(x):\n    m = tf.nn\n    return m.max_pool2d(x)\n",
+                                    "`max_pool2d` (`m.max_pool2d`) at line 7"),
+        "attribute filled elsewhere": ("import tensorflow as tf\nclass H:\n    def setup(self):\n"
+                                       "        self.tape = tf.GradientTape()\n    def run(self):\n"
+                                       "        return self.tape\n\ndef f(x):\n    return H().run()\n",
+                                       "`GradientTape` (`tf.GradientTape`) at line 4"),
+        "operator of an own class": ("import tensorflow as tf\nclass D:\n    def __mul__(self, o):\n"
+                                     "        return tf.GradientTape()\n\ndef f(x):\n    return D() * x\n",
+                                     "`GradientTape` (`tf.GradientTape`) at line 4"),
+        "import in the function": ("def f(x):\n    from tensorflow import GradientTape as G\n    return G\n",
+                                   "`GradientTape` (an import of `GradientTape`) at line 2"),
+        "unbound name": ("def f(x):\n    return jvp(x)\n", "`jvp` (a name your code does not define) at line 2"),
+    }
+    for name, (source, where) in dishonest.items():
+        assert where + " of cell `impl`" in _fired(source), (name, _fired(source))
+
+
+def test_line_numbers_are_the_cells_own_with_ipython_syntax():
+    source = "\n\n%matplotlib inline\nimport tensorflow as tf\n\ndef f(x):\n    return tf.GradientTape()\n"
+    assert "at line 7 of cell `impl`" in _fired(source)
