@@ -27,6 +27,7 @@ from .preflight import (
     check_output_file,
     check_output_folder,
     check_root,
+    check_scheduler,
     check_submitted,
 )
 
@@ -91,11 +92,8 @@ def check_grade(args: argparse.Namespace) -> None:
     check_submitted(settings.submitted_dir, args.assignment, bool(args.submitted))
     if args.cache_dir:
         check_output_folder(Path(args.cache_dir), "--cache-dir")
-    if args.scheduler and ":" not in args.scheduler:
-        raise UsageError(
-            f"--scheduler {args.scheduler!r} is not a Dask scheduler address; "
-            "give one like tcp://scheduler:8786"
-        )
+    if args.scheduler:
+        check_scheduler(args.scheduler)
     check_database(settings.database, bool(args.db), must_exist=False)
 
 
