@@ -104,9 +104,10 @@ class LineProgress:
             took = time.monotonic() - self.stage_start
             self._print(f"  {STAGES.get(self.stage_name, self.stage_name)}: done in {took:.1f} s")
 
-    def stage(self, name: str, total: int | None = None) -> None:
-        """A new stage begins (``total``: how many items it has, when known)."""
+    def stage(self, name: str, total: int | None = None, workers: int | None = None) -> None:
+        """A new stage begins (``total``: its items, when known; ``workers``: jobs at once)."""
         self._end_stage()
+        self.workers = workers or self.workers
         self.stage_name, self.stage_start = name, time.monotonic()
         count = f" ({total})" if total is not None else ""
         self._print(f"gradetape: {STAGES.get(name, name)}{count} ...")
@@ -180,9 +181,10 @@ class BarProgress:
             self.bar.update(self.task, total=task.total or 1, completed=task.total or 1, eta="-")
             self.bar.stop_task(self.task)
 
-    def stage(self, name: str, total: int | None = None) -> None:
-        """A new stage begins (``total``: how many items it has, when known)."""
+    def stage(self, name: str, total: int | None = None, workers: int | None = None) -> None:
+        """A new stage begins (``total``: its items, when known; ``workers``: jobs at once)."""
         self._end_stage()
+        self.workers = workers or self.workers
         self.stage_name = name
         if name == "grading":
             self.eta = Eta(total or 0, self.workers, time.monotonic())
@@ -191,7 +193,7 @@ class BarProgress:
     def result(self, result: SubmissionResult) -> None:
         """Advance the bar by one graded submission."""
         if self.eta is None:
-            self.stage("grading", None)
+            self.stage("grading")
         assert self.eta is not None
         self.eta.add(result.duration_s)
         if result.score == 0:

@@ -56,11 +56,11 @@ def test_format_seconds():
 
 def test_plain_lines_when_not_a_terminal():
     stream = io.StringIO()
-    progress = make_progress(2, stream)
+    progress = make_progress(8, stream)
     assert isinstance(progress, LineProgress)
     progress.stage("key")
     progress.stage("variants", 3)
-    progress.stage("grading", 2)
+    progress.stage("grading", 3, workers=1)  # the workers grading decides (a Dask cluster's)
     progress.result(result("ada"))
     progress.result(result("bob", score=0.0, status=Status.REJECTED))
     progress.finish()
@@ -68,9 +68,10 @@ def test_plain_lines_when_not_a_terminal():
     assert lines[0] == "gradetape: building the answer key ..."
     assert lines[1].startswith("  building the answer key: done in ")
     assert lines[2] == "gradetape: running the known-wrong variants (3) ..."
-    assert lines[4] == "gradetape: grading submissions (2) ..."
-    assert re.match(r"  \[   1/2\] ada +1\.0/1\.0 +graded .* eta 0:10$", lines[5]), lines[5]
-    assert "[   2/2] bob" in lines[6] and "zero so far: 1" in lines[6] and lines[6].endswith("eta 0:00")
+    assert lines[4] == "gradetape: grading submissions (3) ..."
+    # one worker: the two left take 2 x 10 s (with the 8 workers asked for it would be 10 s)
+    assert re.match(r"  \[   1/3\] ada +1\.0/1\.0 +graded .* eta 0:20$", lines[5]), lines[5]
+    assert "[   2/3] bob" in lines[6] and "zero so far: 1" in lines[6] and lines[6].endswith("eta 0:00")
     assert re.match(r"  2 graded in [\d.]+ s \([\d.]+ s in all\)$", lines[7])
 
 
