@@ -40,12 +40,14 @@ class Eta:
     Attributes:
         total: Submissions to grade.
         workers: Sandboxes grading at once.
+        start: When the grading phase began (``time.monotonic()``).
         finished: When each graded submission came back (``time.monotonic()``).
         durations: The wall time of each graded submission's own job.
     """
 
     total: int
     workers: int
+    start: float = field(default_factory=time.monotonic)
     finished: list[float] = field(default_factory=list)
     durations: list[float] = field(default_factory=list)
 
@@ -55,9 +57,13 @@ class Eta:
         return len(self.finished)
 
     def add(self, duration_s: float, now: float) -> None:
-        """Count one submission, graded in ``duration_s`` and back at ``now``."""
+        """Count one submission, graded in ``duration_s`` and back at ``now``.
+
+        No job of this phase took longer than the phase so far: a result from the cache
+        carries the duration of the run that made it, and counts only what it cost now.
+        """
         self.finished.append(now)
-        self.durations.append(max(0.0, duration_s))
+        self.durations.append(min(max(0.0, duration_s), max(0.0, now - self.start)))
 
     def seconds(self) -> float | None:
         """Estimated seconds until the last submission is graded (``None``: no data yet).
@@ -123,12 +129,12 @@ class LineProgress:
         count = f" ({total})" if total is not None else ""
         self._print(f"gradetape: {STAGES.get(name, name)}{count} ...")
         if name == "grading":
-            self.eta = Eta(total or 0, self.workers)
+            self.eta = Eta(total or 0, self.workers, time.monotonic())
 
     def result(self, result: SubmissionResult) -> None:
         """Report one graded submission."""
         if self.eta is None:
-            self.eta = Eta(0, self.workers)
+            self.eta = Eta(0, self.workers, time.monotonic())
         now = time.monotonic()
         self.eta.add(result.duration_s, now)
         self.zero += result.score == 0
@@ -198,7 +204,7 @@ class BarProgress:
         self.workers = workers or self.workers
         self.stage_name = name
         if name == "grading":
-            self.eta = Eta(total or 0, self.workers)
+            self.eta = Eta(total or 0, self.workers, time.monotonic())
         self.task = self.bar.add_task(STAGES.get(name, name), total=total, eta="?")
 
     def result(self, result: SubmissionResult) -> None:

@@ -2,7 +2,11 @@
 
 import io
 import re
+from types import SimpleNamespace
 
+import pytest
+
+from autograder import progress as progress_module
 from autograder.progress import BarProgress, Eta, LineProgress, format_seconds, make_progress
 from autograder.results import QuestionResult, Status, SubmissionResult
 
@@ -17,7 +21,7 @@ def simulate(total, workers, job_s, first_s=None):
 
     The grading phase starts at t=100 (after the key). Returns (time, ETA then) per result.
     """
-    eta = Eta(total, workers)
+    eta = Eta(total, workers, start=100.0)
     free = [100.0] * workers  # when each worker is next free
     seen = []
     for i in range(total):
@@ -51,7 +55,7 @@ def test_eta_ignores_the_time_before_grading_and_forgets_the_warm_up():
 
 
 def test_eta_with_more_workers_than_submissions():
-    eta = Eta(total=3, workers=8)
+    eta = Eta(total=3, workers=8, start=0.0)
     assert eta.seconds() is None  # nothing graded yet
     eta.add(4.0, 4.0)
     assert eta.seconds() == 4.0  # two left, both run at once
@@ -60,30 +64,48 @@ def test_eta_with_more_workers_than_submissions():
     assert eta.seconds() == 0.0
 
 
+def test_cached_results_count_what_they_cost_now():
+    eta = Eta(total=5, workers=2, start=10.0)
+    eta.add(32.0, 10.4)  # a cache hit: the run that made it took 32 s, this one 0.4 s
+    assert eta.seconds() == pytest.approx(0.4 * 2)
+
+
 def test_format_seconds():
     assert format_seconds(None) == "?" and format_seconds(65) == "1:05"
     assert format_seconds(3723) == "1:02:03"
 
 
-def test_plain_lines_when_not_a_terminal():
+@pytest.fixture
+def clock(monkeypatch):
+    """A clock the test moves: ``clock.now = 12.0``."""
+    fake = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(progress_module, "time", SimpleNamespace(monotonic=lambda: fake.now))
+    return fake
+
+
+def test_plain_lines_when_not_a_terminal(clock):
     stream = io.StringIO()
     progress = make_progress(8, stream)
     assert isinstance(progress, LineProgress)
     progress.stage("key")
+    clock.now = 60.0  # the key took a minute: not part of any ETA
     progress.stage("variants", 3)
+    clock.now = 70.0
     progress.stage("grading", 3, workers=1)  # the workers grading decides (a Dask cluster's)
+    clock.now = 80.0
     progress.result(result("ada"))
+    clock.now = 80.5
     progress.result(result("bob", score=0.0, status=Status.REJECTED))
     progress.finish()
     lines = stream.getvalue().splitlines()
     assert lines[0] == "gradetape: building the answer key ..."
-    assert lines[1].startswith("  building the answer key: done in ")
+    assert lines[1] == "  building the answer key: done in 60.0 s"
     assert lines[2] == "gradetape: running the known-wrong variants (3) ..."
     assert lines[4] == "gradetape: grading submissions (3) ..."
     # one worker: the two left take 2 x 10 s (with the 8 workers asked for it would be 10 s)
     assert re.match(r"  \[   1/3\] ada +1\.0/1\.0 +graded .* eta 0:20$", lines[5]), lines[5]
     assert "[   2/3] bob" in lines[6] and "zero so far: 1" in lines[6] and lines[6].endswith("eta 0:00")
-    assert re.match(r"  2 graded in [\d.]+ s \([\d.]+ s in all\)$", lines[7])
+    assert lines[7] == "  2 graded in 10.5 s (80.5 s in all)"
 
 
 class Terminal(io.StringIO):
