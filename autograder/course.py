@@ -38,12 +38,13 @@ def grade_assignment(
     on_result: Callable[[SubmissionResult], None] | None = None,
     record: bool = True,
     force: bool = False,
-    on_stage: Callable[[str, int | None], None] | None = None,
+    on_stage: Callable[[str, int | None, int], None] | None = None,
 ) -> BatchReport:
     """Grade every submission of ``assignment`` and record the scores in the gradebook.
 
-    ``on_stage(name, count)`` is told when each stage begins (``"connect"``, ``"key"``,
-    ``"variants"``, ``"grading"``; see :mod:`autograder.progress`), for a progress display.
+    ``on_stage(name, count, workers)`` is told when each stage begins (``"connect"``,
+    ``"key"``, ``"variants"``, ``"grading"``; see :mod:`autograder.progress`) with how many
+    items it has (``None``: unknown) and how many jobs run at once, for a progress display.
 
     Raises:
         FileNotFoundError: If the exercise does not exist.
@@ -52,7 +53,7 @@ def grade_assignment(
     from gradebook import ensure_assignment
     from gradebook import record as record_results
 
-    stage = on_stage or (lambda name, count: None)
+    stage = on_stage or (lambda name, count, workers: None)
     exercise = load_exercise(settings, assignment)
     workers = settings.worker_count
     client = None
@@ -63,27 +64,27 @@ def grade_assignment(
 
         from .sandbox.dask import DaskSandbox
 
-        stage("connect", None)
+        stage("connect", None, workers)
         client = Client(settings.scheduler)
         workers = max(1, sum(client.nthreads().values()))
         box = DaskSandbox(client, settings.isolation)
     else:
         box = make_sandbox(settings.isolation, settings.warm, workers, exercise.limits)
     try:
-        stage("key", None)
+        stage("key", None, workers)
         key = build_key(exercise, settings.seed, box, settings.cache)
         if hasattr(box, "gpu"):
             box.gpu = any(t.gpu for t in key.tests.values())
         submissions = find_submissions(settings.submitted_dir, assignment)
         runs = []
         if settings.misconceptions:
-            stage("variants", len(exercise.variants()))
+            stage("variants", len(exercise.variants()), workers)
             runs = build_variant_runs(exercise, key, settings.seed, box, settings.cache, workers)
         cache = None if force else ResultCache(settings.cache / "results" / assignment)
         if record:
             ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)
         lock = threading.Lock()
-        stage("grading", len(submissions))
+        stage("grading", len(submissions), workers)
 
         def done(result: SubmissionResult) -> None:
             # Record each submission as soon as it is graded (one transaction each), so a

@@ -222,6 +222,36 @@ def _check_server(parsed: object, shown: str, source: str) -> None:
         engine.dispose()
 
 
+def check_scheduler(address: str) -> None:
+    """A Dask scheduler address: ``tcp://host:port`` (or ``host:port``) that answers.
+
+    Only plain TCP is probed (a connection, at most :data:`CONNECT_TIMEOUT` seconds);
+    other schemes (``tls://``, ``ucx://``) are left to Dask.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    example = "give one like tcp://scheduler:8786"
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise UsageError(f"--scheduler {address!r} is not a Dask scheduler address; {example}")
+    if parts.scheme != "tcp":
+        return
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise UsageError(
+            f"cannot reach the Dask scheduler at {host}:{port} ({why}); start it "
+            "(dask scheduler) or check --scheduler"
+        ) from None
+
+
 def gradebook_assignments(url: str) -> list[str]:
     """The assignments the gradebook holds (nbgrader's ``assignment`` table), sorted."""
     from sqlalchemy import create_engine, text

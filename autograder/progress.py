@@ -5,7 +5,8 @@ reference solution through the hidden grader) and the known-wrong variants are r
 fresh course that takes a minute and says nothing about how fast students will go. Then
 submissions are graded ``workers`` at a time. :class:`Eta` estimates only from the second
 phase, and counts the parallel workers: one job of ``d`` seconds on each of ``w`` workers
-finishes ``w`` submissions every ``d`` seconds.
+finishes ``w`` submissions every ``d`` seconds (dividing the elapsed time by the submissions
+done, key included, overestimated ninefold).
 
 On a terminal the progress is a live bar (rich); elsewhere (CI logs, a pipe) it is plain
 lines, one per stage and one per graded submission, so logs stay readable and greppable.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -40,38 +41,54 @@ class Eta:
         total: Submissions to grade.
         workers: Sandboxes grading at once.
         start: When the grading phase began (``time.monotonic()``).
-        done: Submissions graded so far.
-        busy_s: Summed wall time of the graded submissions' own jobs.
+        finished: When each graded submission came back (``time.monotonic()``).
+        durations: The wall time of each graded submission's own job.
     """
 
     total: int
     workers: int
-    start: float
-    done: int = 0
-    busy_s: float = 0.0
+    start: float = field(default_factory=time.monotonic)
+    finished: list[float] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
 
-    def add(self, duration_s: float) -> None:
-        """Count one graded submission whose job took ``duration_s`` seconds."""
-        self.done += 1
-        self.busy_s += max(0.0, duration_s)
+    @property
+    def done(self) -> int:
+        """Submissions graded so far."""
+        return len(self.finished)
 
-    def seconds(self, now: float) -> float | None:
+    def add(self, duration_s: float, now: float) -> None:
+        """Count one submission, graded in ``duration_s`` and back at ``now``.
+
+        No job of this phase took longer than the phase so far: a result from the cache
+        carries the duration of the run that made it, and counts only what it cost now.
+        """
+        self.finished.append(now)
+        self.durations.append(min(max(0.0, duration_s), max(0.0, now - self.start)))
+
+    def seconds(self) -> float | None:
         """Estimated seconds until the last submission is graded (``None``: no data yet).
 
-        Until every worker has finished two jobs the estimate is the mean job time times
-        the remaining jobs, divided by the workers that still have something to do; after
-        that it is the measured pace of the phase (submissions per second since it began),
-        which also counts what jobs do not (start-up, recording, waiting for a worker).
+        Only the grading phase counts (the answer key and the variants came before it).
+        Until more submissions than workers are back, the estimate is the recent mean job
+        time times the rounds of ``workers`` jobs still to run. After that it is the recent
+        pace: the time the last ``workers`` (or twice that) completions took, one or two whole
+        rounds of every worker, which already reflects the parallel workers and forgets the
+        first, slower jobs of workers that were still warming up.
         """
         remaining = self.total - self.done
         if remaining <= 0:
             return 0.0
         if self.done == 0:
             return None
-        workers = max(1, min(self.workers, remaining))
-        if self.done < 2 * max(1, self.workers):
-            return self.busy_s / self.done * math.ceil(remaining / workers)
-        return (now - self.start) / self.done * remaining
+        workers = max(1, self.workers)
+        if self.done <= workers:
+            recent = self.durations[-workers:]
+            rounds = math.ceil(remaining / min(workers, remaining))
+            return sum(recent) / len(recent) * rounds
+        # the last one or two whole rounds: with w workers, w completions take one job's time
+        span = 2 * workers if self.done > 2 * workers else workers
+        per_submission = (self.finished[-1] - self.finished[-1 - span]) / span
+        return per_submission * remaining
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -104,28 +121,29 @@ class LineProgress:
             took = time.monotonic() - self.stage_start
             self._print(f"  {STAGES.get(self.stage_name, self.stage_name)}: done in {took:.1f} s")
 
-    def stage(self, name: str, total: int | None = None) -> None:
-        """A new stage begins (``total``: how many items it has, when known)."""
+    def stage(self, name: str, total: int | None = None, workers: int | None = None) -> None:
+        """A new stage begins (``total``: its items, when known; ``workers``: jobs at once)."""
         self._end_stage()
+        self.workers = workers or self.workers
         self.stage_name, self.stage_start = name, time.monotonic()
         count = f" ({total})" if total is not None else ""
         self._print(f"gradetape: {STAGES.get(name, name)}{count} ...")
         if name == "grading":
-            self.eta = Eta(total or 0, self.workers, self.stage_start)
+            self.eta = Eta(total or 0, self.workers, time.monotonic())
 
     def result(self, result: SubmissionResult) -> None:
         """Report one graded submission."""
         if self.eta is None:
             self.eta = Eta(0, self.workers, time.monotonic())
-        self.eta.add(result.duration_s)
-        self.zero += result.score == 0
         now = time.monotonic()
+        self.eta.add(result.duration_s, now)
+        self.zero += result.score == 0
         total = self.eta.total or self.eta.done
         self._print(
             f"  [{self.eta.done:4d}/{total}] {result.student:<32} "
             f"{result.score:6.1f}/{result.max_score:<6.1f} {result.status.value:<9} "
             f"zero so far: {self.zero}  {now - self.stage_start:6.1f} s  "
-            f"eta {format_seconds(self.eta.seconds(now))}"
+            f"eta {format_seconds(self.eta.seconds())}"
         )
 
     def finish(self) -> None:
@@ -180,9 +198,10 @@ class BarProgress:
             self.bar.update(self.task, total=task.total or 1, completed=task.total or 1, eta="-")
             self.bar.stop_task(self.task)
 
-    def stage(self, name: str, total: int | None = None) -> None:
-        """A new stage begins (``total``: how many items it has, when known)."""
+    def stage(self, name: str, total: int | None = None, workers: int | None = None) -> None:
+        """A new stage begins (``total``: its items, when known; ``workers``: jobs at once)."""
         self._end_stage()
+        self.workers = workers or self.workers
         self.stage_name = name
         if name == "grading":
             self.eta = Eta(total or 0, self.workers, time.monotonic())
@@ -191,16 +210,16 @@ class BarProgress:
     def result(self, result: SubmissionResult) -> None:
         """Advance the bar by one graded submission."""
         if self.eta is None:
-            self.stage("grading", None)
+            self.stage("grading")
         assert self.eta is not None
-        self.eta.add(result.duration_s)
+        self.eta.add(result.duration_s, time.monotonic())
         if result.score == 0:
             self.zero += 1
             why = f": {result.reason[:80]}" if result.reason else ""
             self.bar.console.print(
                 f"  {result.student}: 0/{result.max_score:g} {result.status}{why}"
             )
-        eta = format_seconds(self.eta.seconds(time.monotonic()))
+        eta = format_seconds(self.eta.seconds())
         self.bar.update(self.task, advance=1, eta=eta)
 
     def finish(self) -> None:

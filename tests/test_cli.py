@@ -134,6 +134,8 @@ BAD_INPUT = [
      ["no notebook", "01_tensors.ipynb", "check the path"]),
     ("scheduler-not-an-address", ["grade", "02_tensor_ops", "--scheduler", "scheduler"],
      ["is not a Dask scheduler address", "tcp://scheduler:8786"]),
+    ("scheduler-unreachable", ["grade", "02_tensor_ops", "--scheduler", "tcp://127.0.0.1:1"],
+     ["cannot reach the Dask scheduler at 127.0.0.1:1", "--scheduler"]),
 ]
 
 
