@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+NBGRADER_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")
+"""nbgrader's default ``CourseDirectory.ignore``: files of a submission never copied."""
+
 RESULT_KEY = "gradetape_result"
 """``resources`` key holding an already graded result (``gradetape grade`` passes one)."""
 
@@ -413,7 +416,7 @@ class GradeTapeFeedbackSummary(NbGraderPreprocessor):  # type: ignore[misc]  # n
 
 
 def autograde_pipeline(config: Any = None) -> list[Any]:
-    """nbgrader's sanitize + autograde preprocessors with GradeTape's swapped in, in order.
+    """Return nbgrader's sanitize + autograde preprocessors with GradeTape's swapped in, in order.
 
     The same list ``nbgrader_config.py`` gives ``Autograde`` (see
     :data:`AUTOGRADE_PREPROCESSORS`), instantiated on ``config``.
@@ -455,11 +458,16 @@ AUTOGRADE_PREPROCESSORS = [
 """What ``nbgrader_config.py`` sets as ``Autograde.autograde_preprocessors``."""
 
 
+def autograded_dir(settings: CourseSettings) -> Path:
+    """Return nbgrader's ``autograded/`` folder, next to the ``submitted/`` folder being graded."""
+    return settings.submitted_dir.parent / "autograded"
+
+
 def write_autograded(
     settings: CourseSettings,
     result: SubmissionResult,
     folder: Path,
-    ignore: Sequence[str] = (),
+    ignore: Sequence[str] = NBGRADER_IGNORE,
     pipeline: list[Any] | None = None,
 ) -> Path | None:
     """Write nbgrader's ``autograded/<student>/<assignment>/<notebook>.ipynb`` for a result.
@@ -480,7 +488,7 @@ def write_autograded(
     Returns:
         The notebook written, or None.
     """
-    dest = settings.root / "autograded" / result.student / result.assignment
+    dest = autograded_dir(settings) / result.student / result.assignment
     source = folder / f"{result.notebook}.ipynb"
     try:
         if source.is_symlink() or not source.is_file():
