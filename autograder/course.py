@@ -76,7 +76,7 @@ def grade_assignment(
         if record:
             ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)
         lock = threading.Lock()
-        pipeline = autograde_pipeline() if record else []
+        pipeline = autograde_pipeline(settings.root) if record else []
 
         def done(result: SubmissionResult) -> None:
             # Record each submission as soon as it is graded (one transaction each), so a

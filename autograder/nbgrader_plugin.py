@@ -34,7 +34,7 @@ import os
 import shutil
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,19 +141,30 @@ class GradingContext:
     sandbox: Sandbox
     variants: Sequence[VariantRun]
     batch: str
+    stamp: tuple[tuple[str, int, int], ...] = ()
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def grade(self, student: str) -> SubmissionResult:
-        """Grade ``submitted/<student>/<assignment>/`` (cached by content, like the batch)."""
-        from .grading import Submission, grade_submission
+        """Grade ``submitted/<student>/<assignment>/`` (cached by content, like the batch).
+
+        One student at a time: the context's sandbox has one warm worker.
+        """
+        from .grading import Submission
         from .result_cache import ResultCache
 
         folder = self.settings.submitted_dir / student / self.exercise.name
         cache = ResultCache(self.settings.cache / "results" / self.exercise.name)
+        with self.lock:
+            return self._grade(Submission(student, folder), cache)
+
+    def _grade(self, submission: Any, cache: Any) -> SubmissionResult:
+        from .grading import grade_submission
+
         return grade_submission(
             self.exercise,
             self.key,
             self.release,
-            Submission(student, folder),
+            submission,
             self.sandbox,
             self.settings.seed,
             cache,
@@ -170,6 +181,7 @@ class GradingContext:
 
 _CONTEXTS: dict[tuple[str, str, str, str], GradingContext] = {}
 _LOCK = threading.Lock()
+_REGISTERED: list[bool] = []
 
 
 def grading_context(root: Path, db_url: str, submitted: Path, assignment: str) -> GradingContext:
@@ -180,14 +192,43 @@ def grading_context(root: Path, db_url: str, submitted: Path, assignment: str) -
     when nothing they depend on changed.
     """
     ident = (str(root), db_url, str(submitted), assignment)
+    stamp = _inputs_stamp(root, assignment)
     with _LOCK:
         ctx = _CONTEXTS.get(ident)
+        if ctx is not None and ctx.stamp != stamp:
+            # formgrader autogrades inside the long-lived Jupyter server: a changed grader,
+            # release, solution or gradetape.toml must not be graded with a stale key
+            del _CONTEXTS[ident]
+            ctx.close()
+            ctx = None
         if ctx is None:
             ctx = _build_context(root, db_url, submitted, assignment)
+            ctx.stamp = stamp
             _CONTEXTS[ident] = ctx
-            if len(_CONTEXTS) == 1:
+            if not _REGISTERED:
                 atexit.register(close_contexts)
+                _REGISTERED.append(True)
         return ctx
+
+
+def _inputs_stamp(root: Path, assignment: str) -> tuple[tuple[str, int, int], ...]:
+    """Size and mtime of everything a context was built from (cheap to recheck per student)."""
+    paths = [root / "gradetape.toml"]
+    for folder in (
+        root / "exercises" / assignment,
+        root / "solutions" / assignment,
+        root / "autograder" / "graders" / assignment,
+    ):
+        if folder.is_dir():
+            paths += sorted(p for p in folder.rglob("*") if p.is_file())
+    stamp = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stamp.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(stamp)
 
 
 def close_contexts() -> None:
@@ -243,7 +284,7 @@ def _course_paths(config: Any) -> tuple[Path, Path]:
     return root, root / coursedir.submitted_directory
 
 
-class GradeTapeGrade(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader is untyped
+class GradeTapeGrade(NbGraderPreprocessor):
     """Replaces nbgrader's ``Execute``: the grade cells get GradeTape's hidden-test results.
 
     The student's notebook is never executed in nbgrader's kernel; GradeTape grades the
@@ -261,8 +302,12 @@ class GradeTapeGrade(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader is
             root, submitted = _course_paths(self.config)
             ctx = grading_context(root, info["db_url"], submitted, info["assignment"])
             if info["notebook"] != ctx.exercise.notebook_id:
-                self.log.warning("GradeTape grades only %s.ipynb", ctx.exercise.notebook_id)
-                return nb, resources
+                # empty grade cells would be full marks in nbgrader: refuse instead
+                raise RuntimeError(
+                    f"GradeTape grades {info['assignment']} as {ctx.exercise.notebook_id}.ipynb, "
+                    f"not {info['notebook']}.ipynb; remove the other notebook from the "
+                    "assignment (nbgrader db) or add it to the exercise"
+                )
             result = ctx.grade(info["student"])
             record(info["db_url"], [result])
             self.log.info(
@@ -275,7 +320,7 @@ class GradeTapeGrade(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader is
         return fill_grade_cells(nb, result), resources
 
 
-class GradeTapeLatePenalty(LateSubmissionPlugin):  # type: ignore[misc]  # nbgrader is untyped
+class GradeTapeLatePenalty(LateSubmissionPlugin):
     """nbgrader's late penalty from the course's ``[grading]`` policy (gradetape.toml).
 
     :func:`gradebook.policy.late_penalty` computes it, the same function every GradeTape
@@ -389,7 +434,7 @@ def feedback_summary(db_url: str, root: Path, student: str, assignment: str, not
     return "\n".join(lines).strip() + "\n"
 
 
-class GradeTapeFeedbackSummary(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader is untyped
+class GradeTapeFeedbackSummary(NbGraderPreprocessor):
     """Opens nbgrader's feedback page with GradeTape's summary (:func:`feedback_summary`).
 
     Runs in ``GenerateFeedback`` after ``GetGrades`` (which puts the late penalty into
@@ -415,17 +460,19 @@ class GradeTapeFeedbackSummary(NbGraderPreprocessor):  # type: ignore[misc]  # n
 # --------------------------------------------------------------------------- gradetape grade
 
 
-def autograde_pipeline(config: Any = None) -> list[Any]:
+def autograde_pipeline(root: Path, config: Any = None) -> list[Any]:
     """Return nbgrader's sanitize + autograde preprocessors with GradeTape's swapped in, in order.
 
     The same list ``nbgrader_config.py`` gives ``Autograde`` (see
-    :data:`AUTOGRADE_PREPROCESSORS`), instantiated on ``config``.
+    :data:`AUTOGRADE_PREPROCESSORS`), instantiated on ``config`` for the course at ``root``
+    (where the late policy's ``gradetape.toml`` is).
     """
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader import preprocessors as pp
     from traitlets.config import Config
 
     cfg = Config(config) if config is not None else Config()
+    cfg.CourseDirectory.root = str(root)
     cfg.AssignLatePenalties.plugin_class = GradeTapeLatePenalty
     sanitize = [
         pp.ClearOutput,
@@ -505,7 +552,7 @@ def write_autograded(
             },
             RESULT_KEY: result,
         }
-        for step in pipeline or autograde_pipeline():
+        for step in pipeline or autograde_pipeline(settings.root):
             nb, resources = step(nb, resources)  # skips a disabled one, as nbconvert does
     except Exception as exc:  # noqa: BLE001 - like nbgrader: no autograded copy of it
         log.info("no autograded notebook for %s: %s", result.student, exc)
