@@ -522,8 +522,9 @@ def write_autograded(
     Runs nbgrader's sanitize and autograde preprocessors (with :class:`GradeTapeGrade`
     taking ``result`` instead of grading again) and copies the submission's other files
     (``timestamp.txt``, ``submission_secret.txt``, ...), as ``nbgrader autograde`` does.
-    A notebook nbformat cannot read gets no autograded folder (nbgrader removes a failed
-    one too); its zero is in the gradebook already.
+    A notebook GradeTape's guarded reader refuses (malformed, oversized, too deep, a link)
+    gets no autograded folder (nbgrader removes a failed one too); its zero is in the
+    gradebook already.
 
     Args:
         settings: The course (root, gradebook URL).
@@ -536,13 +537,12 @@ def write_autograded(
         The notebook written, or None.
     """
     dest = autograded_dir(settings) / result.student / result.assignment
+    from .loader import parse_notebook, read_notebook_bytes
+
     source = folder / f"{result.notebook}.ipynb"
     try:
-        if source.is_symlink() or not source.is_file():
-            raise ValueError(f"no regular file {source.name}")
-        nb = nbformat.read(source, as_version=nbformat.NO_CONVERT)
-        if nb.nbformat != 4:
-            nb = nbformat.convert(nb, 4)
+        # through GradeTape's guarded reader (size, depth, no symlink): student files are hostile
+        nb = parse_notebook(read_notebook_bytes(source, follow_symlinks=False), source.name)
         resources: dict[str, Any] = {
             "nbgrader": {
                 "student": result.student,
