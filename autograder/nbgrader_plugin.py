@@ -556,9 +556,20 @@ def write_autograded(
             nb, resources = step(nb, resources)  # skips a disabled one, as nbconvert does
     except Exception as exc:  # noqa: BLE001 - like nbgrader: no autograded copy of it
         log.info("no autograded notebook for %s: %s", result.student, exc)
-        if dest.exists():
-            shutil.rmtree(dest)
+        shutil.rmtree(dest, ignore_errors=True)
         return None
+    try:
+        return _write_folder(nb, folder, dest, result.notebook, ignore)
+    except OSError as exc:  # the score is recorded already; only the copy is missing
+        log.warning("could not write the autograded notebook of %s: %s", result.student, exc)
+        shutil.rmtree(dest, ignore_errors=True)
+        return None
+
+
+def _write_folder(
+    nb: nbformat.NotebookNode, folder: Path, dest: Path, notebook: str, ignore: Sequence[str]
+) -> Path:
+    """Write ``dest/<notebook>.ipynb`` and copy the submission's other regular files."""
     dest.mkdir(parents=True, exist_ok=True)
     for path in sorted(folder.iterdir()):
         if (
@@ -569,7 +580,7 @@ def write_autograded(
         ):
             continue
         shutil.copyfile(path, dest / path.name)
-    out = dest / f"{result.notebook}.ipynb"
+    out = dest / f"{notebook}.ipynb"
     nbformat.write(nb, out)
     return out
 
