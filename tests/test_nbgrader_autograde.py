@@ -44,14 +44,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(EX)]
 
 # Passes the visible self-check of Part 1 by looking its inputs up; the hidden test of
 # `filled` uses other shapes and values.
-HARD_CODED = '''def filled(shape, value, dtype):
+HARD_CODED = """def filled(shape, value, dtype):
     table = {
         ((2, 3), 1.5): np.full((2, 3), 1.5),
         ((4,), 7): [7, 7, 7, 7],
         ((2, 1, 3), 0.25): np.full((2, 1, 3), 0.25),
     }
     return tf.constant(table[(tuple(shape), value)], dtype=dtype)
-'''
+"""
 GRADING = "\n[grading]\nlate_penalty_per_day = 0.1\nlate_penalty_cap = 0.5\n"
 
 
@@ -149,9 +149,14 @@ def gradetape_totals(root: Path, db: Path) -> dict[str, pd.Series]:
     parquet = to_parquet(url, db.parent / f"parquet-{db.stem}", policy)
     cli_wide, cli_canvas = db.parent / f"wide-{db.stem}.csv", db.parent / f"canvas-{db.stem}.csv"
     for fmt, path in (("wide", cli_wide), ("canvas", cli_canvas)):
-        assert main(["--root", str(root), "export", "--db", url, "--format", fmt, "-o", str(path)]) == 0
+        assert (
+            main(["--root", str(root), "export", "--db", url, "--format", fmt, "-o", str(path)])
+            == 0
+        )
     cli_canvas_frame = pd.read_csv(cli_canvas)
-    cli_canvas_frame = cli_canvas_frame[cli_canvas_frame["Student"].str.strip() != "Points Possible"]
+    cli_canvas_frame = cli_canvas_frame[
+        cli_canvas_frame["Student"].str.strip() != "Points Possible"
+    ]
     return {
         "table": per_student_table(url, policy).set_index("student")["total"],
         "wide": wide_table(url, policy).set_index("student")[EX],
@@ -166,9 +171,7 @@ def gradetape_totals(root: Path, db: Path) -> dict[str, pd.Series]:
 def test_every_export_agrees_with_nbgrader_export(course: dict[str, Path], path: str) -> None:
     where = course[path]
     theirs = nbgrader_scores(where, where / "gradebook.db")
-    assert sorted(theirs.index) == sorted(
-        ["blank", "malformed", "reference", VARIANT, HARDCODER]
-    )
+    assert sorted(theirs.index) == sorted(["blank", "malformed", "reference", VARIANT, HARDCODER])
     for name, ours in gradetape_totals(course["root"], where / "gradebook.db").items():
         ours = ours.astype(float).sort_index()
         assert list(ours.index) == list(theirs.index), name
@@ -197,15 +200,21 @@ def grade_cells(path: Path) -> list[tuple[str, object]]:
 
 
 def test_both_paths_write_the_same_autograded_notebooks(course: dict[str, Path]) -> None:
-    ours = {p.parent.parent.name: p for p in (course["batch"] / "autograded").glob(f"*/{EX}/*.ipynb")}
-    theirs = {p.parent.parent.name: p for p in (course["root"] / "autograded").glob(f"*/{EX}/*.ipynb")}
+    ours = {
+        p.parent.parent.name: p for p in (course["batch"] / "autograded").glob(f"*/{EX}/*.ipynb")
+    }
+    theirs = {
+        p.parent.parent.name: p for p in (course["root"] / "autograded").glob(f"*/{EX}/*.ipynb")
+    }
     assert sorted(ours) == sorted(theirs) == sorted(["blank", "reference", VARIANT, HARDCODER])
     for student, path in theirs.items():
         a, b = nbformat.read(path, as_version=4), nbformat.read(ours[student], as_version=4)
         assert [(c.source, c.get("outputs")) for c in a.cells] == [
             (c.source, c.get("outputs")) for c in b.cells
         ], student
-        assert (ours[student].parent / "timestamp.txt").exists() == (path.parent / "timestamp.txt").exists()
+        assert (ours[student].parent / "timestamp.txt").exists() == (
+            path.parent / "timestamp.txt"
+        ).exists()
 
 
 def test_grade_cells_hold_verdicts_not_secrets(course: dict[str, Path]) -> None:
@@ -213,7 +222,9 @@ def test_grade_cells_hold_verdicts_not_secrets(course: dict[str, Path]) -> None:
     creation = cells["creation"]
     text = "".join(o["text"] for o in creation if o["output_type"] == "stream")
     assert "✗ test_filled" in text and "✓ test_arange_matrix" in text
-    assert [o["data"]["text/plain"] for o in creation if o["output_type"] == "execute_result"] == ["2.0"]
+    assert [o["data"]["text/plain"] for o in creation if o["output_type"] == "execute_result"] == [
+        "2.0"
+    ]
     for outputs in cells.values():
         assert all(o["output_type"] in ("stream", "execute_result") for o in outputs)
         assert "Traceback (most recent call last)" not in str(outputs)
@@ -251,7 +262,9 @@ def test_manual_grade_survives_a_regrade(course: dict[str, Path]) -> None:
     assert main(["--root", str(root), "grade", EX, "--quiet",
                  "--submitted", str(batch / "submitted"),
                  "--db", f"sqlite:///{batch / 'gradebook.db'}"]) == 0  # fmt: skip
-    assert manual_state(batch / "gradebook.db", VARIANT) == manual_state(root / "gradebook.db", VARIANT)
+    assert manual_state(batch / "gradebook.db", VARIANT) == manual_state(
+        root / "gradebook.db", VARIANT
+    )
     theirs = nbgrader_scores(root, root / "gradebook.db")["score"]
     assert theirs[VARIANT] == 15.0
     for name, ours in gradetape_totals(root, root / "gradebook.db").items():

@@ -14,7 +14,9 @@ RELEASE = ROOT / "exercises" / "01_tensors" / "01_tensors.ipynb"
 MAX = {"creation": 3.0, "dtypes": 2.0, "indexing": 4.0, "reshaping": 6.0}
 
 
-def result(scores: dict[str, float], status: Status = Status.GRADED, reason: str = "") -> SubmissionResult:
+def result(
+    scores: dict[str, float], status: Status = Status.GRADED, reason: str = ""
+) -> SubmissionResult:
     tests = (
         TestResult("test_tensors.py::test_filled", "creation", 1.0, 0.0, False,
                    "filled([3, 2], 2.0, tf.float64) has the wrong dtype",
@@ -27,7 +29,9 @@ def result(scores: dict[str, float], status: Status = Status.GRADED, reason: str
         notebook="01_tensors",
         status=status,
         reason=reason,
-        questions=tuple(QuestionResult(q, scores.get(q, 0.0), m) for q, m in MAX.items() if q in scores),
+        questions=tuple(
+            QuestionResult(q, scores.get(q, 0.0), m) for q, m in MAX.items() if q in scores
+        ),
         tests=tests,
     )
 
@@ -48,7 +52,12 @@ def test_nbgrader_reads_each_questions_points_including_partial_credit() -> None
 
 def test_a_question_the_result_does_not_score_is_zero_not_full_marks() -> None:
     nb = fill_grade_cells(nbformat.read(RELEASE, as_version=4), result({"creation": 3.0}))
-    assert nbgrader_scores(nb) == {"creation": 3.0, "dtypes": 0.0, "indexing": 0.0, "reshaping": 0.0}
+    assert nbgrader_scores(nb) == {
+        "creation": 3.0,
+        "dtypes": 0.0,
+        "indexing": 0.0,
+        "reshaping": 0.0,
+    }
 
 
 def test_scores_outside_the_cell_range_are_clamped() -> None:
