@@ -524,7 +524,9 @@ def write_autograded(
     (``timestamp.txt``, ``submission_secret.txt``, ...), as ``nbgrader autograde`` does.
     A notebook GradeTape's guarded reader refuses (malformed, oversized, too deep, a link)
     gets no autograded folder (nbgrader removes a failed one too); its zero is in the
-    gradebook already.
+    gradebook already. Like ``nbgrader autograde``, this needs the gradebook that
+    ``nbgrader generate_assignment`` (``gradetape release``) filled: ``OverwriteCells``
+    restores locked cells from it; without one nothing is written and a note is logged.
 
     Args:
         settings: The course (root, gradebook URL).
