@@ -199,20 +199,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     print(f"{args.assignment}: {len(report.results)} submissions graded ({report.isolation})")
-    print(format_table(per_student_table(settings.database)))
+    print(format_table(per_student_table(settings.database, _policy(settings))))
     return 0
 
 
 def _policy(settings: Any) -> Any:
     """The course's grading policy from the ``[grading]`` table of ``gradetape.toml``."""
-    from gradebook import GradingPolicy
+    from gradebook.policy import load_policy
 
     try:
-        return GradingPolicy.from_mapping(settings.grading)
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise UsageError(
-            f"{settings.root / 'gradetape.toml'}: [grading] {exc}; see gradebook/policy.py"
-        ) from None
+        return load_policy(settings.root)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -231,7 +229,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif args.format == "wide":
         wide_csv(settings.database, target, _policy(settings))
     elif args.format == "canvas":
-        canvas_csv(settings.database, target)
+        canvas_csv(settings.database, target, policy=_policy(settings))
     else:
         for name, path in to_parquet(settings.database, args.output, _policy(settings)).items():
             print(f"{name}: {path}")
@@ -290,7 +288,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = write_report(settings.database, Path(args.output).resolve(), _policy(settings))
     print(f"report: {path}")
-    pages = write_all_feedback(settings.database, settings.root, assignment=args.assignment)
+    pages = write_all_feedback(
+        settings.database,
+        settings.root,
+        assignment=args.assignment,
+        policy=_policy(settings),
+        submitted=settings.submitted_dir,
+    )
     print(f"feedback: {len(pages)} pages under {settings.root / 'feedback'}")
     return 0
 

@@ -16,6 +16,8 @@ from gradebook.policy import (
     assignment_summary,
     course_grades,
     days_late,
+    late_penalty_points,
+    load_policy,
     missing_submissions,
     pass_rates,
     question_summary,
@@ -84,7 +86,8 @@ def test_late_penalty_of_max_score_and_never_below_zero(course: str) -> None:
     policy = GradingPolicy(late_penalty_per_day=0.5, late_penalty_basis="max_score")
     got = _grades(course, policy)
 
-    assert got[("ada", "02_autodiff")][1:3] == (5.0, 0.0)  # 100 % of 5 from 2.5 -> 0
+    # 100 % of 5 from 2.5: the penalty is capped at the 2.5 earned (as nbgrader caps it)
+    assert got[("ada", "02_autodiff")][1:3] == (2.5, 0.0)
 
 
 def test_extension_and_grace(course: str) -> None:
@@ -206,3 +209,25 @@ def test_aggregates_of_an_empty_gradebook(blank_url: str) -> None:
         pass_rates(blank_url),
     ):
         assert frame.empty and len(frame.columns) > 0
+
+
+def test_late_penalty_points_is_the_one_rule() -> None:
+    policy = GradingPolicy(late_penalty_per_day=0.1, late_penalty_cap=0.5)
+    assert late_penalty_points(policy, 0, 14.0, 15.0) == 0.0
+    assert late_penalty_points(policy, 2, 14.0, 15.0) == pytest.approx(2.8)
+    assert late_penalty_points(policy, 9, 14.0, 15.0) == pytest.approx(7.0)  # capped at 50 %
+    by_max = GradingPolicy(late_penalty_per_day=0.5, late_penalty_basis="max_score")
+    assert late_penalty_points(by_max, 2, 3.0, 15.0) == 3.0  # never more than earned
+    assert late_penalty_points(GradingPolicy(), 5, 14.0, 15.0) == 0.0
+
+
+def test_load_policy_reads_the_grading_table(tmp_path) -> None:
+    assert load_policy(tmp_path) == GradingPolicy()
+    (tmp_path / "gradetape.toml").write_text(
+        'seed = 1\n[grading]\nlate_penalty_per_day = 0.2\nextensions = { ada = { "01_tensors" = 2 } }\n'
+    )
+    policy = load_policy(tmp_path)
+    assert policy.late_penalty_per_day == 0.2 and policy.extensions == {("ada", "01_tensors"): 2.0}
+    (tmp_path / "gradetape.toml").write_text("[grading]\nlate_penalty = 1\n")
+    with pytest.raises(ValueError, match=r"gradetape.toml: \[grading\]: unknown"):
+        load_policy(tmp_path)
