@@ -3,7 +3,7 @@
 Run from the course root after changing the text, then regenerate the releases::
 
     PYTHONPATH=$PWD python course/hand_in_cell.py
-    for ex in solutions/*/; do PYTHONPATH=$PWD python -m autograder.cli release "$(basename "$ex")"; done
+    for ex in $(ls solutions); do PYTHONPATH=$PWD python -m autograder.cli release "$ex"; done
 
 The cell is nbgrader "read-only" markdown (``locked``, not graded) with the ``grade_id``
 ``hand_in``; an existing ``hand_in`` cell is replaced, otherwise one is appended. The
