@@ -338,7 +338,7 @@ def _formgrader_action(page, button, what):
     dialog.first.wait_for(state="visible")
     text = dialog.first.inner_text()
     assert dialog.first.get_attribute("id") == "success-modal", f"{what} failed: {text}"
-    dialog.first.locator(".close").click()
+    dialog.first.get_by_role("button", name="OK").click()
     dialog.first.wait_for(state="hidden")
     return text
 
