@@ -30,6 +30,28 @@ c.CourseDirectory.ignore = [
     "*.weights.h5", "checkpoints", "export", "*.npz",
 ]
 
+# --- GradeTape autograder (helper "nbg"): `nbgrader autograde` runs GradeTape's hidden graders ---
+# nbgrader's Execute step is replaced by GradeTape's grader (sandboxed hidden tests; each grade
+# cell gets the verdicts and points that SaveAutoGrades stores); the late penalty comes from the
+# [grading] table of gradetape.toml; feedback pages open with GradeTape's summary (status, how
+# late and what it cost, notes about the run). Classes are named by string: nbgrader commands
+# that never autograde import nothing of GradeTape. See autograder/nbgrader_plugin.py.
+c.Autograde.autograde_preprocessors = [
+    "autograder.nbgrader_plugin.GradeTapeGrade",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.AssignLatePenalties.plugin_class = "autograder.nbgrader_plugin.GradeTapeLatePenalty"
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.nbgrader_plugin.GradeTapeFeedbackSummary",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+# --- end GradeTape autograder ---
 # --- Exchange: where students fetch releases and hand in (README "Running the course") -----
 # One directory every course user can write to (mode 777, as nbgrader sets it);
 # `python course/setup_course.py exchange` creates it. Students' JupyterLabs read the same

@@ -95,19 +95,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if progress is not None:
         progress.finish()
     print(f"{args.assignment}: {len(report.results)} submissions graded ({report.isolation})")
-    print(format_table(per_student_table(settings.database)))
+    print(format_table(per_student_table(settings.database, _policy(settings))))
     return 0
 
 
 def _policy(settings: Any) -> Any:
     """The course's grading policy from the ``[grading]`` table of ``gradetape.toml``."""
-    import tomllib
+    from gradebook.policy import load_policy
 
-    from gradebook import GradingPolicy
-
-    path = settings.root / "gradetape.toml"
-    table = tomllib.loads(path.read_text()).get("grading", {}) if path.exists() else {}
-    return GradingPolicy.from_mapping(table) if table else GradingPolicy()
+    return load_policy(settings.root)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -123,7 +119,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif args.format == "wide":
         wide_csv(settings.database, target, _policy(settings))
     elif args.format == "canvas":
-        canvas_csv(settings.database, target)
+        canvas_csv(settings.database, target, policy=_policy(settings))
     else:
         if not args.output:
             raise ValueError("--format parquet needs --output DIRECTORY")
@@ -188,7 +184,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = write_report(settings.database, Path(args.output).resolve(), _policy(settings))
     print(f"report: {path}")
-    pages = write_all_feedback(settings.database, settings.root, assignment=args.assignment)
+    pages = write_all_feedback(
+        settings.database,
+        settings.root,
+        assignment=args.assignment,
+        policy=_policy(settings),
+        submitted=settings.submitted_dir,
+    )
     print(f"feedback: {len(pages)} pages under {settings.root / 'feedback'}")
     return 0
 

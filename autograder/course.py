@@ -12,6 +12,7 @@ from .grading import Submission, find_submissions, grade_all
 from .key import AnswerKey, build_key
 from .loader import Rejected, prepare, read_notebook
 from .misconceptions import build_variant_runs
+from .nbgrader_plugin import autograde_pipeline, write_autograded
 from .result_cache import ResultCache
 from .results import SubmissionResult
 from .sandbox import Sandbox, close_sandbox, make_sandbox
@@ -75,14 +76,18 @@ def grade_assignment(
         if record:
             ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)
         lock = threading.Lock()
+        pipeline = autograde_pipeline() if record else []
 
         def done(result: SubmissionResult) -> None:
             # Record each submission as soon as it is graded (one transaction each), so a
             # grader killed mid-batch loses nothing already graded; the coordinator's lock
-            # keeps it the single writer.
+            # keeps it the single writer. nbgrader's autograded notebook (and its grade
+            # cells, late penalty, auto comments) are written as `nbgrader autograde` would.
             with lock:
                 if record:
                     record_results(settings.database, [result])
+                    folder = settings.submitted_dir / result.student / assignment
+                    write_autograded(settings, result, folder, pipeline=pipeline)
                 if on_result is not None:
                     on_result(result)
 

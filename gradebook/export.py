@@ -44,17 +44,19 @@ def export_long(db_url: str) -> pd.DataFrame:
     return scores_by_question(db_url)[LONG_COLUMNS]
 
 
-def per_student_table(db_url: str) -> pd.DataFrame:
+def per_student_table(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame:
     """Return one row per student: each assignment's score, then the ``total``.
 
     Args:
         db_url: SQLAlchemy URL of the gradebook database.
+        policy: Scores after this policy's late penalty (the number nbgrader's
+            ``late_submission_penalty`` holds once graded under it); default: nbgrader's.
 
     Returns:
         Columns ``student``, one per assignment (sorted by name, score after late
         penalty), and ``total``.
     """
-    scores = scores_by_student(db_url)
+    scores = scores_by_student(db_url) if policy is None else assignment_grades(db_url, policy)
     if scores.empty:
         return pd.DataFrame({"student": pd.Series(dtype=str), TOTAL: pd.Series(dtype=float)})
     wide = scores.pivot(index="student", columns="assignment", values="score")

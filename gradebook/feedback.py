@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import html
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from gradebook.frames import scores_by_question, scores_by_test, submissions
+from gradebook.policy import GradingPolicy, assignment_grades
 from gradebook.rows import Rows, read_rows
 
 _STYLE = """
@@ -42,7 +44,13 @@ ul{padding-left:20px}.box{border-left:4px solid #d68910;background:#fff8e6;
 """
 
 
-def render_feedback(db_url: str, assignment: str, student: str, notebook: str | None = None) -> str:
+def render_feedback(
+    db_url: str,
+    assignment: str,
+    student: str,
+    notebook: str | None = None,
+    policy: GradingPolicy | None = None,
+) -> str:
     """Return the feedback page of one student's assignment (or one notebook of it).
 
     Args:
@@ -51,6 +59,8 @@ def render_feedback(db_url: str, assignment: str, student: str, notebook: str | 
         student: nbgrader student id.
         notebook: Only this notebook (nbgrader's layout has one page per notebook);
             default: every notebook of the assignment on one page.
+        policy: The late policy whose penalty the page states (default: nbgrader's
+            recorded ``late_submission_penalty``).
 
     Returns:
         A self-contained HTML page.
@@ -58,7 +68,7 @@ def render_feedback(db_url: str, assignment: str, student: str, notebook: str | 
     Raises:
         KeyError: Unknown student, assignment or notebook.
     """
-    return _render(_Snapshot.read(db_url), assignment, student, notebook)
+    return _render(_Snapshot.read(db_url, policy), assignment, student, notebook)
 
 
 def write_feedback(
@@ -92,47 +102,68 @@ def write_all_feedback(
     *,
     assignment: str | None = None,
     feedback_directory: str = "feedback",
+    policy: GradingPolicy | None = None,
+    submitted: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Write a page per submitted notebook into nbgrader's feedback layout.
+
+    Next to each page go the submission's ``timestamp.txt`` and ``submission_secret.txt``
+    (copied from ``submitted/<student>/<assignment>/``, where ``nbgrader collect`` put
+    them): ``nbgrader release_feedback`` reads both and publishes the page under the hash
+    ``fetch_feedback`` looks for. ``nbgrader generate_feedback`` (the autograded notebook
+    with GradeTape's verdicts) writes the same files to the same place; either page works.
 
     Args:
         db_url: SQLAlchemy URL of the gradebook database.
         course_root: nbgrader's ``CourseDirectory.root``.
         assignment: Only this assignment (default: all).
         feedback_directory: nbgrader's ``CourseDirectory.feedback_directory``.
+        policy: See :func:`render_feedback`.
+        submitted: The submissions folder (default: ``<root>/submitted``).
 
     Returns:
         The pages written, ``<root>/<feedback>/<student>/<assignment>/<notebook>.html``.
         Students with nothing submitted get no page (nbgrader could not release one).
     """
-    snap = _Snapshot.read(db_url)
+    snap = _Snapshot.read(db_url, policy)
     root = Path(course_root) / feedback_directory
+    handed_in = Path(submitted) if submitted is not None else Path(course_root) / "submitted"
     written = []
     for student, name, notebook in snap.submitted_notebooks(assignment):
         path = root / student / name / f"{notebook}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_render(snap, name, student, notebook), encoding="utf-8")
+        for extra in RELEASE_FILES:
+            origin = handed_in / student / name / extra
+            if origin.is_file() and not origin.is_symlink():
+                shutil.copyfile(origin, path.parent / extra)
         written.append(path)
     return written
+
+
+RELEASE_FILES = ("timestamp.txt", "submission_secret.txt")
+"""What ``nbgrader release_feedback`` reads next to a page (written by ``nbgrader submit``)."""
 
 
 class _Snapshot:
     """The frames one rendering needs, read once."""
 
     def __init__(self, rows: Rows, questions: pd.DataFrame, tests: pd.DataFrame,
-                 subs: pd.DataFrame) -> None:  # fmt: skip
+                 subs: pd.DataFrame, grades: pd.DataFrame) -> None:  # fmt: skip
         self.rows = rows
         self.questions = questions
         self.tests = tests
         self.subs = subs
+        self.grades = grades
 
     @classmethod
-    def read(cls, db_url: str) -> _Snapshot:
+    def read(cls, db_url: str, policy: GradingPolicy | None = None) -> _Snapshot:
         return cls(
             read_rows(db_url),
             scores_by_question(db_url),
             scores_by_test(db_url),
             submissions(db_url),
+            assignment_grades(db_url, policy),
         )
 
     def submitted_notebooks(self, assignment: str | None) -> Iterator[tuple[str, str, str]]:
@@ -149,6 +180,26 @@ def _e(text: object) -> str:
 
 def _points(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _late(grades: pd.DataFrame) -> list[str]:
+    """How late the assignment was and what it cost (the policy's number)."""
+    if not len(grades):
+        return []
+    row = grades.iloc[0]
+    days = int(row["days_late"])
+    penalty = float(row["late_penalty"])
+    if days <= 0 and penalty <= 0:
+        return []
+    when = f"{days} started day{'s' if days != 1 else ''} late" if days > 0 else "late"
+    if pd.notna(row["timestamp"]) and pd.notna(row["duedate"]):
+        hours = (row["timestamp"] - row["duedate"]) / pd.Timedelta(hours=1)
+        when = f"submitted {hours:.1f} hours after the due date ({when})"
+    cost = f"late penalty: {_points(penalty)} points" if penalty > 0 else "no late penalty"
+    return [
+        f"<div class='box'>Late: {_e(when)}; {_e(cost)}. Score after the penalty: "
+        f"<b>{_points(float(row['score']))}</b> / {_points(float(row['max_score']))}.</div>"
+    ]
 
 
 def _render(snap: _Snapshot, assignment: str, student: str, notebook: str | None) -> str:
@@ -182,6 +233,9 @@ def _render(snap: _Snapshot, assignment: str, student: str, notebook: str | None
     ]
     if len(q) and bool(q["missing"].all()):
         parts.append("<div class='box'>No submission was received: every question scores 0.</div>")
+    g = snap.grades
+    g = g[(g["student"] == student) & (g["assignment"] == assignment)]
+    parts += _late(g)
     messages = [r for r in s["reason"].tolist() if isinstance(r, str) and r]
     notices = [n for ns in s["notices"].tolist() if isinstance(ns, list) for n in ns]
     for reason in messages:

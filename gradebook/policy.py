@@ -19,8 +19,11 @@ Everything is computed in pandas from the frames of :mod:`gradebook.frames` unde
 from __future__ import annotations
 
 import math
+import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -212,6 +215,92 @@ def days_late(
     return math.ceil(late / pd.Timedelta(days=1) - _EPS)
 
 
+def late_penalty_points(
+    policy: GradingPolicy, days: int, raw_score: float, max_score: float
+) -> float:
+    """Return the points a submission ``days`` started days late loses under ``policy``.
+
+    THE late-penalty rule: nbgrader's ``late_submission_penalty`` (written through
+    :class:`autograder.nbgrader_plugin.GradeTapeLatePenalty`), every export, table, report
+    and feedback page use this number. ``min(days * per_day, cap)`` of the basis, never
+    more than the points earned (as nbgrader caps it), never below 0.
+
+    Args:
+        policy: The grading policy.
+        days: Started days late (:func:`days_late`).
+        raw_score: Points earned before the penalty.
+        max_score: Points available.
+
+    Returns:
+        The penalty in points; 0 when on time or without a per-day penalty.
+    """
+    if days <= 0 or policy.late_penalty_per_day <= 0:
+        return 0.0
+    fraction = min(days * policy.late_penalty_per_day, policy.late_penalty_cap)
+    basis = raw_score if policy.late_penalty_basis == "score" else max_score
+    return float(min(max(fraction * basis, 0.0), max(raw_score, 0.0)))
+
+
+def late_penalty(
+    policy: GradingPolicy,
+    student: str,
+    assignment: str,
+    *,
+    raw_score: float,
+    max_score: float,
+    timestamp: Any,
+    duedate: Any,
+) -> float:
+    """Return one submission's late penalty: :func:`days_late` then :func:`late_penalty_points`.
+
+    Args:
+        policy: The grading policy (its extensions and grace period apply).
+        student: nbgrader student id.
+        assignment: nbgrader assignment name.
+        raw_score: Points earned before the penalty.
+        max_score: Points available.
+        timestamp: Submission time (naive UTC) or None.
+        duedate: Due date (naive UTC) or None.
+
+    Returns:
+        The penalty in points.
+    """
+    days = days_late(
+        None if timestamp is None else pd.Timestamp(timestamp),
+        None if duedate is None else pd.Timestamp(duedate),
+        extension_days=float(policy.extensions.get((student, assignment), 0.0)),
+        grace_minutes=policy.grace_minutes,
+    )
+    return late_penalty_points(policy, days, raw_score, max_score)
+
+
+POLICY_FILE = "gradetape.toml"
+
+
+def load_policy(root: str | os.PathLike[str]) -> GradingPolicy:
+    """Return the course's policy: the ``[grading]`` table of ``<root>/gradetape.toml``.
+
+    Args:
+        root: The course root.
+
+    Returns:
+        The policy; the default (no late penalty) without a file or table.
+
+    Raises:
+        ValueError: The table holds an unknown key or an invalid value.
+    """
+    path = Path(root) / POLICY_FILE
+    if not path.exists():
+        return GradingPolicy()
+    table = tomllib.loads(path.read_text(encoding="utf-8")).get("grading", {})
+    try:
+        return GradingPolicy.from_mapping(table) if table else GradingPolicy()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{path}: [grading]: {exc}; fix the table (see gradebook/policy.py)"
+        ) from exc
+
+
 def assignment_grades(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame:
     """Return one row per student x assignment with the policy applied.
 
@@ -246,11 +335,13 @@ def assignment_grades(db_url: str, policy: GradingPolicy | None = None) -> pd.Da
         )
     ]
     if policy.late_penalty_per_day > 0:
-        fraction = (out["days_late"] * policy.late_penalty_per_day).clip(
-            upper=policy.late_penalty_cap
-        )
-        basis = out["raw_score"] if policy.late_penalty_basis == "score" else out["max_score"]
-        out["late_penalty"] = (fraction * basis).astype(float)
+        out["late_penalty"] = [
+            late_penalty_points(policy, int(days), float(raw), float(top))
+            for days, raw, top in zip(
+                out["days_late"], out["raw_score"], out["max_score"], strict=True
+            )
+        ]
+        out["late_penalty"] = out["late_penalty"].astype(float)
     # otherwise: keep the penalty nbgrader recorded (already in scores_by_student)
     out["score"] = (out["raw_score"] - out["late_penalty"]).clip(lower=0.0)
     out.loc[out["missing"], "score"] = 0.0
