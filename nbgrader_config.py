@@ -52,6 +52,7 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 # --- end GradeTape autograder ---
+
 # --- Exchange: where students fetch releases and hand in (README "Running the course") -----
 # One directory every course user can write to (mode 777, as nbgrader sets it);
 # `python course/setup_course.py exchange` creates it. Students' JupyterLabs read the same
