@@ -245,7 +245,11 @@ def walk_dir(tmp_path):
 
 
 def _course(walk):
-    """The instructor's course folder: this course's config and 01_tensors, released."""
+    """The instructor's course folder (this course's config and 01_tensors).
+
+    Returns the folder and the running ``gradetape release`` (nbgrader generate_assignment
+    and the gradebook's cells), which the caller waits for with :func:`_released`.
+    """
     course = walk / "course"
     course.mkdir()
     for name in ("nbgrader_config.py", "gradetape.toml"):
@@ -259,19 +263,27 @@ def _course(walk):
         shutil.copytree(ROOT / ".gradetape" / "cache", course / ".gradetape" / "cache")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.pop("GRADETAPE_DB", None)
-    done = subprocess.run(
+    release = subprocess.Popen(
         [sys.executable, "-m", "autograder.cli", "--root", str(course), "release", EXERCISE],
-        cwd=course, env=env, capture_output=True, text=True, timeout=300,
+        cwd=course, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return course
+    return course, release
+
+
+def _released(release):
+    try:
+        out, _ = release.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        release.kill()
+        out, _ = release.communicate()
+    assert release.returncode == 0, f"gradetape release failed: {out}"
 
 
 @pytest.fixture
 def labs(walk_dir, student) -> Iterator[tuple[Lab, Lab, Student]]:
     """The instructor's and the student's JupyterLab, set up by course/setup_course.py."""
     exchange = setup_course.setup_exchange(walk_dir / "exchange")
-    course = _course(walk_dir)
+    course, release = _course(walk_dir)  # runs while the two JupyterLabs start
     instructor_home = walk_dir / "instructor"
     student_home = walk_dir / "student"
     for home, role in ((instructor_home, "instructor"), (student_home, "student")):
@@ -293,8 +305,12 @@ def labs(walk_dir, student) -> Iterator[tuple[Lab, Lab, Student]]:
         student_lab, proc = _start_lab("student", student_home, student_env,
                                        walk_dir / "student.log", uid=student.uid)
         procs.append(proc)
+        _released(release)
         yield instructor, student_lab, student
     finally:
+        if release.poll() is None:
+            release.kill()
+            release.wait()
         for proc in procs:
             _stop(proc)
 
