@@ -68,3 +68,10 @@ except ImportError:
     pass
 else:
     use_gradetape_validator()
+
+# --- Exchange: where students fetch releases and hand in (README "Running the course") -----
+# One directory every course user can write to (mode 777, as nbgrader sets it);
+# `python course/setup_course.py exchange` creates it. Students' JupyterLabs read the same
+# path from course/student/nbgrader_config.py, so both honour GRADETAPE_EXCHANGE.
+c.Exchange.root = os.environ.get("GRADETAPE_EXCHANGE", "/srv/nbgrader/exchange")
+# --- end of the exchange block ---

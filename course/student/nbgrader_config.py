@@ -1,0 +1,12 @@
+"""nbgrader settings of a student's JupyterLab (installed by ``course/setup_course.py student``).
+
+The student has no course directory: only the course id and the exchange, which must be the
+same path as in the course's own ``nbgrader_config.py`` (its "Exchange" block).
+"""
+
+import os
+
+c = get_config()  # type: ignore[name-defined]  # noqa: F821  (provided by traitlets)
+
+c.CourseDirectory.course_id = "gradetape-tf2"
+c.Exchange.root = os.environ.get("GRADETAPE_EXCHANGE", "/srv/nbgrader/exchange")
