@@ -10,3 +10,14 @@ c = get_config()  # type: ignore[name-defined]  # noqa: F821  (provided by trait
 
 c.CourseDirectory.course_id = "gradetape-tf2"
 c.Exchange.root = os.environ.get("GRADETAPE_EXCHANGE", "/srv/nbgrader/exchange")
+
+# GradeTape's Validate: the Validate button reports per question what `gradetape validate`
+# does (each visible self-check passed, failed with its hint, or not attempted), from the
+# notebook alone. nbgrader has no setting for the validator's class, so this binds it (see
+# autograder/nbgrader_validator.py); without the autograder package, nbgrader's own runs.
+try:
+    from autograder.nbgrader_validator import use_gradetape_validator
+except ImportError:
+    pass
+else:
+    use_gradetape_validator()
