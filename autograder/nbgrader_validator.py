@@ -90,10 +90,17 @@ class GradeTapeValidator(Validator):
 
     def check(self, filename: str) -> ValidationReport:
         """Run the notebook's visible self-checks (on the notebook alone)."""
-        from .validate import validate
+        from .early_sandbox import EarlySandbox
+        from .settings import Limits
 
         self.log.info("GradeTape: validating %s", Path(filename).resolve())
-        return validate(Path(filename))
+        early = EarlySandbox("auto", Limits())  # TensorFlow imports while the notebook is read
+        try:
+            from .validate import validate
+
+            return validate(Path(filename), sandbox=early)
+        finally:
+            early.close()
 
     def validate(self, filename: str) -> dict[str, Any]:
         """The per-question report in nbgrader's result shape (see :func:`nbgrader_results`)."""
