@@ -352,6 +352,27 @@ def test_every_grader_keeps_a_sample():
     assert SAMPLED == exercise_names(SETTINGS)
 
 
+def test_reviewed_marks_only_unkilled_listed_mutants():
+    from autograder.audit.run import reviewed
+
+    result = _result([("c1", Fate.SURVIVED), ("c1", Fate.CANDIDATE), ("c2", Fate.KILLED)])
+    ids = [o.mutant.id for o in result.outcomes]
+    marked = reviewed(result.outcomes, {i: "same on 2-D input" for i in ids})
+    assert [o.fate for o in marked] == [Fate.REVIEWED, Fate.REVIEWED, Fate.KILLED]
+    assert marked[0].note == "same on 2-D input"
+
+
+@pytest.mark.parametrize("name", exercise_names(SETTINGS))
+def test_reviewed_equivalents_name_generated_mutants(name):
+    from autograder.audit.run import exercise_mutants, read_equivalents
+
+    exercise = load_exercise(SETTINGS, name)
+    listed = read_equivalents(exercise)
+    stale = sorted(set(listed) - {m.id for m in exercise_mutants(exercise)}) if listed else []
+    assert not stale, f"{name}: equivalent_mutants.toml lists mutants no longer generated: {stale}"
+    assert all(reason.strip() for reason in listed.values())
+
+
 @pytest.mark.parametrize("name", SAMPLED)
 def test_sampled_mutants_are_killed(audit_box, name):
     from concurrent.futures import ThreadPoolExecutor
