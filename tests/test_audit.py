@@ -262,6 +262,7 @@ def test_rows_count_per_question_and_kill_rate_leaves_equivalents_out():
     assert total.mutants == 7 and total.kill_rate == pytest.approx(3 / 4)
     text = format_result(result)
     assert "c1:constant:0000000002" in text and "survived (1)" in text
+    assert "trivially killed (1):\n  c1:constant:0000000001" in text
 
 
 def test_html_escapes_mutant_text():
