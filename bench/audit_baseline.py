@@ -36,13 +36,18 @@ def main() -> int:
     parser.add_argument("--out", default="audit-out")
     parser.add_argument("--markdown", help="write the table here as Markdown")
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no warm workers: for re-reading a finished audit from the cache (no TF start)",
+    )
+    parser.add_argument(
         "--write-samples",
         action="store_true",
         help="write autograder/graders/<ex>/audit_sample.toml (2 known-killed mutants) "
         "where it does not exist yet",
     )
     args = parser.parse_args()
-    settings = load_settings(Path.cwd())
+    settings = load_settings(Path.cwd(), warm=False if args.cold else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -86,11 +91,12 @@ def markdown(rows: list[dict[str, object]]) -> str:
     """The baseline as a Markdown table."""
     head = (
         "| exercise | mutants (of generated) | killed (trivially) | survived | "
-        "equivalent candidates | kill rate | wall s |\n|---|---:|---:|---:|---:|---:|---:|"
+        "equivalent candidates | reviewed equivalent | kill rate |\n"
+        "|---|---:|---:|---:|---:|---:|---:|"
     )
     lines = [
         f"| {r['exercise']} | {r['mutants']} ({r['generated']}) | {r['killed']} ({r['trivial']}) "
-        f"| {r['survived']} | {r['candidates']} | {r['kill_rate']} | {r['seconds']} |"
+        f"| {r['survived']} | {r['candidates']} | {r['reviewed']} | {r['kill_rate']} |"
         for r in rows
     ]
     return "\n".join([head, *lines])

@@ -262,6 +262,7 @@ def test_rows_count_per_question_and_kill_rate_leaves_equivalents_out():
     assert total.mutants == 7 and total.kill_rate == pytest.approx(3 / 4)
     text = format_result(result)
     assert "c1:constant:0000000002" in text and "survived (1)" in text
+    assert "trivially killed (1):\n  c1:constant:0000000001" in text
 
 
 def test_html_escapes_mutant_text():
@@ -350,6 +351,27 @@ def audit_box():
 
 def test_every_grader_keeps_a_sample():
     assert SAMPLED == exercise_names(SETTINGS)
+
+
+def test_reviewed_marks_only_unkilled_listed_mutants():
+    from autograder.audit.run import reviewed
+
+    result = _result([("c1", Fate.SURVIVED), ("c1", Fate.CANDIDATE), ("c2", Fate.KILLED)])
+    ids = [o.mutant.id for o in result.outcomes]
+    marked = reviewed(result.outcomes, {i: "same on 2-D input" for i in ids})
+    assert [o.fate for o in marked] == [Fate.REVIEWED, Fate.REVIEWED, Fate.KILLED]
+    assert marked[0].note == "same on 2-D input"
+
+
+@pytest.mark.parametrize("name", exercise_names(SETTINGS))
+def test_reviewed_equivalents_name_generated_mutants(name):
+    from autograder.audit.run import exercise_mutants, read_equivalents
+
+    exercise = load_exercise(SETTINGS, name)
+    listed = read_equivalents(exercise)
+    stale = sorted(set(listed) - {m.id for m in exercise_mutants(exercise)}) if listed else []
+    assert not stale, f"{name}: equivalent_mutants.toml lists mutants no longer generated: {stale}"
+    assert all(reason.strip() for reason in listed.values())
 
 
 @pytest.mark.parametrize("name", SAMPLED)

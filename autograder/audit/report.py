@@ -98,14 +98,14 @@ def format_rows(rows: list[Row], first: str = "question") -> str:
 
 
 def format_result(result: AuditResult, diffs: bool = True) -> str:
-    """The terminal report: the table, then every survivor's diff."""
+    """The terminal report: the table, every survivor's diff, the trivially killed ids."""
     shown = len(result.outcomes)
     parts = [
         f"{result.exercise}: {shown} of {result.generated} mutants graded "
         f"in {result.seconds:.0f} s",
         format_rows(question_rows(result)),
     ]
-    for fate in (Fate.SURVIVED, Fate.CANDIDATE, Fate.ERROR):
+    for fate in (Fate.SURVIVED, Fate.CANDIDATE, Fate.ERROR, Fate.TRIVIAL):
         found = [o for o in result.outcomes if o.fate is fate]
         if not found:
             continue
@@ -114,7 +114,7 @@ def format_result(result: AuditResult, diffs: bool = True) -> str:
             parts.append(
                 f"  {o.mutant.id}  [{o.mutant.description}]" + (f" {o.note}" if o.note else "")
             )
-            if diffs and fate is not Fate.ERROR:
+            if diffs and fate in (Fate.SURVIVED, Fate.CANDIDATE):
                 parts.append("    " + o.mutant.diff().replace("\n", "\n    "))
     return "\n".join(parts)
 
