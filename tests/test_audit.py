@@ -236,7 +236,7 @@ def _result(fates: list[tuple[str, Fate]]) -> AuditResult:
     return AuditResult("ex", 40, outcomes, {"c1": "q1", "c2": "q2"}, 3.0)
 
 
-def test_rows_count_per_question_and_kill_rate_leaves_equivalents_out():
+def test_rows_count_per_question_and_kill_rate_leaves_only_reviewed_equivalents_out():
     result = _result(
         [
             ("c1", Fate.KILLED),
@@ -257,9 +257,11 @@ def test_rows_count_per_question_and_kill_rate_leaves_equivalents_out():
         1,
         1,
     )
-    assert q1.kill_rate == pytest.approx(2 / 3)
+    # An unreviewed candidate counts as not killed; the lenient rate leaves it out.
+    assert q1.kill_rate == pytest.approx(2 / 4)
+    assert q1.lenient_rate == pytest.approx(2 / 3)
     assert (q2.killed, q2.reviewed, q2.errors, q2.kill_rate) == (1, 1, 1, 1.0)
-    assert total.mutants == 7 and total.kill_rate == pytest.approx(3 / 4)
+    assert total.mutants == 7 and total.kill_rate == pytest.approx(3 / 5)
     text = format_result(result)
     assert "c1:constant:0000000002" in text and "survived (1)" in text
     assert "trivially killed (1):\n  c1:constant:0000000001" in text

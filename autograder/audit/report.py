@@ -13,9 +13,11 @@ from .run import AuditResult
 class Row:
     """Counts for one question (or the whole exercise).
 
-    ``kill_rate`` is killed / (mutants - equivalent), where equivalent counts the reviewed
-    equivalents and the candidates (no recorded value differs: no comparison can kill them);
-    mutants the audit could not run are left out altogether. ``None`` when nothing is left.
+    ``kill_rate`` is killed / (mutants - reviewed equivalents): an equivalent *candidate* (full
+    marks, no recorded value differs) counts as not killed until someone reviews it and lists
+    it in ``equivalent_mutants.toml`` with a reason, because "the grader records too little"
+    looks exactly like "the mutant is equivalent". ``lenient_rate`` also leaves candidates out.
+    Mutants the audit could not run are left out altogether. ``None`` when nothing is left.
     """
 
     name: str
@@ -29,7 +31,13 @@ class Row:
 
     @property
     def kill_rate(self) -> float | None:
-        """Killed over mutants that could be killed."""
+        """Killed over mutants not reviewed as equivalent (candidates count as not killed)."""
+        base = self.mutants - self.reviewed - self.errors
+        return self.killed / base if base > 0 else None
+
+    @property
+    def lenient_rate(self) -> float | None:
+        """Killed over mutants that are neither reviewed equivalents nor candidates."""
         base = self.mutants - self.candidates - self.reviewed - self.errors
         return self.killed / base if base > 0 else None
 
@@ -136,7 +144,8 @@ details { margin: .4em 0; }
 <b>survivors</b> get full marks although some recorded value differs from the key's;
 <b>equivalent candidates</b> get full marks with every recorded value identical to the key's
 (either equivalent, or the grader records too little). Kill rate = killed / (mutants &minus;
-equivalent candidates &minus; reviewed equivalents). Review every survivor before release:
+reviewed equivalents): a candidate counts as not killed until it is reviewed. Review every
+survivor and candidate before release:
 add a test that kills it, or list it in <code>equivalent_mutants.toml</code> with a reason.</p>
 <table><tr>{% for h in header %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for row in rows %}<tr{% if loop.last %} class="total"{% endif %}><td>{{ row.name }}</td>
