@@ -74,14 +74,25 @@ class Exercise:
     settings: dict[str, Edits] = field(default_factory=dict)
 
 
+_SPLIT_BATCHES = (
+    "        for batch in np.array_split(order, max(1, n // batch_size)):\n",
+    "        for start in range(0, n, batch_size):\n"
+    "            batch = order[start:start + batch_size]\n",
+)
+
 EXERCISES: dict[str, Exercise] = {
     "05_backprop": Exercise(
         functions=("train_mlp",),
         self_checks=("training",),
         hidden=("test_train_mlp_accuracy",),
         settings={
+            # The reference before the fix: batches cut with range(0, n, 32), so 1347 rows
+            # leave a last batch of 3 whose noisy step sometimes throws the network off.
+            "old_batching": {"train_impl": [_SPLIT_BATCHES]},
             # The case: a learning rate that is unstable on some seeds.
-            "weak_lr0.6": {"train_impl": [("learning_rate=0.1", "learning_rate=0.6")]},
+            "old_batching_lr0.6": {
+                "train_impl": [_SPLIT_BATCHES, ("learning_rate=0.1", "learning_rate=0.6")]
+            },
             "weak_epochs3": {"train_impl": [("epochs=30", "epochs=3")]},
         },
     ),
