@@ -357,16 +357,20 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # noqa: BLE001 - report and go on with the next setting
             traceback.print_exc()
     print()
-    print(f"{'setting':<16} {'seeds':>5} {'self ok':>8} {'hidden ok':>9} {'self ok, hidden fail':>21} "
-          f"{'hidden acc min/mean':>20}")
+    print(
+        f"{'setting':<16} {'seeds':>5} {'self ok':>8} {'hidden ok':>9} {'self ok, hidden fail':>21} "
+        f"{'hidden acc min/mean':>20}"
+    )
     for s in summaries:
         accs = (
             f"{s['hidden_accuracy_min']:.3f}/{s['hidden_accuracy_mean']:.3f}"
             if s["hidden_accuracy_min"] is not None
             else "-"
         )
-        print(f"{s['setting']:<16} {s['seeds']:>5} {s['self_check_pass']:>8.0%} "
-              f"{s['hidden_pass']:>9.0%} {s['self_pass_hidden_fail']:>21.0%} {accs:>20}")
+        print(
+            f"{s['setting']:<16} {s['seeds']:>5} {s['self_check_pass']:>8.0%} "
+            f"{s['hidden_pass']:>9.0%} {s['self_pass_hidden_fail']:>21.0%} {accs:>20}"
+        )
     if args.json:
         args.json.write_text(json.dumps(summaries, indent=1))
     return 0
