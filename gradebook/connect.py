@@ -14,8 +14,6 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from nbgrader import dbutil
 from nbgrader.api import Gradebook
 from sqlalchemy import create_engine, inspect, text
@@ -33,6 +31,9 @@ def alembic_head() -> str:
     Returns:
         The alembic revision id nbgrader stamps on a new database.
     """
+    from alembic.config import Config  # lazy: only a new database needs it (0.15 s)
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", dbutil.ALEMBIC_DIR)
     head = ScriptDirectory.from_config(config).get_current_head()
