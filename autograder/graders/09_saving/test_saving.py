@@ -381,6 +381,16 @@ def test_checkpoint_manager(student, rng, expect):
     on_disk = [f for f in os.listdir(directory) if f.endswith(".index")]
     expect("index_files_on_disk", len(on_disk))
     expect("final_weights", _flat(model.get_weights()), **TOL)
+    # make_checkpoint's contract: a tf.train.Checkpoint whose step is an int64 variable at 0.
+    fresh_model, fresh_optimizer = _mlp(*sizes), keras.optimizers.Adam(LEARNING_RATE)
+    checkpoint = student.make_checkpoint(fresh_model, fresh_optimizer)
+    expect("make_checkpoint_type", type(checkpoint).__name__)
+    step = getattr(checkpoint, "step", None)
+    expect("step_dtype", getattr(getattr(step, "dtype", None), "name", None))
+    expect("step_is_a_variable", isinstance(step, tf.Variable))
+    expect("initial_step", None if step is None else int(step))
+    expect("holds_the_model", getattr(checkpoint, "model", None) is fresh_model)
+    expect("holds_the_optimizer", getattr(checkpoint, "optimizer", None) is fresh_optimizer)
 
 
 @pytest.mark.question("checkpoints")
