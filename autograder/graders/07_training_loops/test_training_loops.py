@@ -12,7 +12,9 @@ the trusted side compares them with the reference solution's.
   ``batch`` before ``shuffle``), the same seed repeats the order, the next epoch reshuffles.
 * ``train_step``: the grader builds the model (tanh hidden layer, weights from ``rng``), the
   optimizer (plain SGD, built) and the metrics, and records the loss and every weight after
-  one step and after a second, smaller batch (rtol 1e-6, atol 1e-7). With the clip threshold
+  one step and after a second, smaller batch (rtol 1e-6, atol 1e-7), and whether every
+  forward pass ran with ``training=True`` (a weightless probe layer, first in the model,
+  notes the flag it is called with). With the clip threshold
   at 0.3 times the gradients' global norm (the grader measures it with its own tape) it
   records the weights after the step, the global norm of the update divided by the learning
   rate (= the threshold) and its cosine with the unclipped gradient (= 1).

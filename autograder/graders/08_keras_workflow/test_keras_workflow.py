@@ -21,6 +21,10 @@ decreasing training ``loss`` (monitoring ``loss`` never stops). The model's weig
 to seed-drawn arrays before every epoch, so the restored weights show which epoch was
 restored.
 
+``compile_classifier`` must return the model it compiled, ``fit_classifier`` must train
+silently (no Keras "Epoch 1/..." output) and ``DenseDropout.get_config()`` (given in the
+notebook) must find the ``units`` and ``rate`` that ``__init__`` keeps.
+
 Dropout is checked statistically, not by mask: on about 6 000 outputs the dropped fraction
 must be within 0.04 of the reference's (about 6 standard deviations), and the survivors'
 scale 1 / (1 - rate) within 1e-4; the inference output must equal the Dense layer alone.

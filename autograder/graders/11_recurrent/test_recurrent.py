@@ -17,13 +17,15 @@ shape. Tests only record values; the trusted side compares them with the referen
 * Clipping: a SimpleRNN -> Dense classifier whose output kernel is scaled by 30-60 and whose
   labels are the least likely classes, so the gradients are large (global norm 40-220, five
   tensors of very different norms); plain SGD. Without clipping (``clip_norm`` a thousand
-  times the norm) the test records the loss, the returned norm and every weight after the
-  step. With ``clip_norm`` the grader's own global norm divided by 10-40, it records the
+  times the norm) the test records the loss, the returned norm, every weight after the
+  step and whether the forward pass ran with ``training=True`` (a weightless probe layer
+  notes the flag). With ``clip_norm`` the grader's own global norm divided by 10-40, it records the
   weights after the step, the global norm of the update divided by the learning rate
   (= ``clip_norm``) and its cosine with the unclipped gradient (= 1): per-tensor clipping,
   clipping by value and clipping after the update all change the weights and the norm;
   always rescaling to ``clip_norm`` fails the unclipped test.
-* Digits: ``digits_to_sequences`` on seed-drawn pixel arrays (rows are time steps); then
+* Digits: ``digits_to_sequences`` on seed-drawn pixel arrays (rows are time steps) and the
+  logits shape of ``build_sequence_model`` (10 classes); then
   ``train_digits(x_train, y_train, seed=s)`` on the held-out ``digits`` split (1347 training
   images) with the student's defaults and ``predict_digits`` on its 450 test images, whose
   labels never enter the sandbox; the trusted side requires an accuracy of at least 0.95.
