@@ -31,6 +31,10 @@ own ``rng``, so nothing the grading job computed can stand in for the reloaded f
   for), and training continues with the grader's copy of ``train_step`` until
   ``total_steps``.
 
+``test_checkpoint_manager`` also records ``make_checkpoint``'s contract: a
+``tf.train.Checkpoint`` whose ``step`` is an int64 ``tf.Variable`` at 0 and which holds the
+model and the optimizer it was given.
+
 The reloaded outputs and final weights are recorded and compared with the reference's to
 1e-6. A part whose files were not written (or were refused by the trusted side), or whose
 reload raised in the fresh job, fails its ``test_fresh_*`` test with that reason.
