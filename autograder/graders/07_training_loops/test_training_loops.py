@@ -12,7 +12,9 @@ the trusted side compares them with the reference solution's.
   ``batch`` before ``shuffle``), the same seed repeats the order, the next epoch reshuffles.
 * ``train_step``: the grader builds the model (tanh hidden layer, weights from ``rng``), the
   optimizer (plain SGD, built) and the metrics, and records the loss and every weight after
-  one step and after a second, smaller batch (rtol 1e-6, atol 1e-7). With the clip threshold
+  one step and after a second, smaller batch (rtol 1e-6, atol 1e-7), and whether every
+  forward pass ran with ``training=True`` (a weightless probe layer, first in the model,
+  notes the flag it is called with). With the clip threshold
   at 0.3 times the gradients' global norm (the grader measures it with its own tape) it
   records the weights after the step, the global norm of the update divided by the learning
   rate (= the threshold) and its cosine with the unclipped gradient (= 1).
@@ -88,6 +90,36 @@ def _model(rng, d, h, c, scale=0.6):
         [rng.normal(0.0, scale, size=w.shape).astype(np.float32) for w in model.weights]
     )
     return model
+
+
+class _TrainingFlagProbe(keras.layers.Layer):
+    """An identity layer that notes the ``training`` flag each call (or trace) receives."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.flags = []
+
+    def call(self, inputs, training=None):
+        self.flags.append(training)
+        return inputs
+
+
+def _probed_model(rng, d, h, c):
+    """``_model``'s network with a probe layer first (no weights: the outputs are the same)."""
+    probe = _TrainingFlagProbe()
+    model = keras.Sequential(
+        [
+            keras.Input((d,)),
+            probe,
+            keras.layers.Dense(h, activation="tanh"),
+            keras.layers.Dense(c),
+        ]
+    )
+    model.set_weights(
+        [rng.normal(0.0, 0.6, size=w.shape).astype(np.float32) for w in model.weights]
+    )
+    probe.flags.clear()  # building the model called it symbolically
+    return model, probe
 
 
 def _sgd(model, learning_rate):
@@ -172,7 +204,7 @@ def test_shuffle(student, rng, expect):
 @pytest.mark.points(2)
 def test_sgd_step(student, rng, expect):
     d, h, c = _distinct_sizes(rng, 3)
-    model = _model(rng, d, h, c)
+    model, probe = _probed_model(rng, d, h, c)
     optimizer = _sgd(model, float(rng.uniform(0.05, 0.5)))
     no_clipping = tf.constant(1e6, dtype=tf.float32)
     n1 = int(rng.integers(7, 14))
@@ -183,6 +215,11 @@ def test_sgd_step(student, rng, expect):
         expect(f"loss_of_step_{step}", loss, **STEP)
         for name, w in zip(WEIGHT_NAMES, model.trainable_variables, strict=True):
             expect(f"{name}_after_step_{step}", w.numpy(), **STEP)
+    # The forward pass runs in training mode (model(x, training=True)): layers such as
+    # Dropout and BatchNormalization behave differently there.
+    expect(
+        "forward_pass_in_training_mode", bool(probe.flags) and all(f is True for f in probe.flags)
+    )
 
 
 @pytest.mark.question("train_step")

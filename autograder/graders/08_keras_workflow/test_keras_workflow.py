@@ -21,6 +21,11 @@ decreasing training ``loss`` (monitoring ``loss`` never stops). The model's weig
 to seed-drawn arrays before every epoch, so the restored weights show which epoch was
 restored.
 
+``compile_classifier`` must return the model it compiled and ``DenseDropout.get_config()``
+(given in the notebook) must find the ``units`` and ``rate`` that ``__init__`` keeps. What
+``fit_classifier`` prints (Keras's progress bars when ``verbose`` is not 0) is never graded:
+output noise does not cost a point.
+
 Dropout is checked statistically, not by mask: on about 6 000 outputs the dropped fraction
 must be within 0.04 of the reference's (about 6 standard deviations), and the survivors'
 scale 1 / (1 - rate) within 1e-4; the inference output must equal the Dense layer alone.
@@ -39,6 +44,9 @@ takes 8-15 s on a 2-core machine; the rest of the file a few seconds.
 Questions and points (they equal the notebook's question cells):
     workflow 6, losses 5, regularisation 6, dropout 3, callbacks 6, digits 2.
 """
+
+import contextlib
+import io
 
 import keras
 import numpy as np
@@ -94,7 +102,8 @@ def test_compile_evaluate(student, rng, expect):
     n, d, h, k = _distinct_sizes(rng, 4, low=3, high=20)
     model = _logits_model(rng, d, h, k)
     learning_rate = float(np.round(10 ** rng.uniform(-3.5, -1.5), 6))
-    student.compile_classifier(model, learning_rate)
+    returned = student.compile_classifier(model, learning_rate)
+    expect("returns_the_same_model", returned is model)
     x, y = _f32(rng, (n, d)), _labels(rng, n, k)
     results = model.evaluate(x, y, batch_size=n, return_dict=True, verbose=0)
     expect("keys", " ".join(sorted(results)))
@@ -138,9 +147,16 @@ def test_fit_validation_split_class_weight(student, rng, expect):
     x, y = _f32(rng, (n, d)), _labels(rng, n, k)
     split = float(rng.choice([0.2, 0.25, 0.3]))
     class_weight = {c: float(np.round(rng.uniform(0.2, 4.0), 3)) for c in range(k)}
-    history = student.fit_classifier(
-        model, x, y, epochs=2, batch_size=2 * n, validation_split=split, class_weight=class_weight
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # progress bars are never graded
+        history = student.fit_classifier(
+            model,
+            x,
+            y,
+            epochs=2,
+            batch_size=2 * n,
+            validation_split=split,
+            class_weight=class_weight,
+        )
     logs = history.history
     expect("keys", " ".join(sorted(logs)))
     for key in ("loss", "val_loss", "val_accuracy"):
@@ -274,6 +290,10 @@ def test_dense_dropout_inference(student, rng, expect):
     n, d = _distinct_sizes(rng, 2, low=3, high=14)
     layer, x = _dense_dropout(student, rng, n, d)
     expect("trainable_shapes", str([tuple(v.shape) for v in layer.trainable_weights]))
+    # get_config (given in the notebook) reads the attributes __init__ must keep.
+    config = layer.get_config()
+    expect("config_units", int(config["units"]))
+    expect("config_rate", float(config["rate"]), **F32)
     expect("training_false", layer(x, training=False), **F32)
     expect("training_default", layer(x), **F32)
 

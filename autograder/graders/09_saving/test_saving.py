@@ -31,6 +31,10 @@ own ``rng``, so nothing the grading job computed can stand in for the reloaded f
   for), and training continues with the grader's copy of ``train_step`` until
   ``total_steps``.
 
+``test_checkpoint_manager`` also records ``make_checkpoint``'s contract: a
+``tf.train.Checkpoint`` whose ``step`` is an int64 ``tf.Variable`` at 0 and which holds the
+model and the optimizer it was given.
+
 The reloaded outputs and final weights are recorded and compared with the reference's to
 1e-6. A part whose files were not written (or were refused by the trusted side), or whose
 reload raised in the fresh job, fails its ``test_fresh_*`` test with that reason.
@@ -381,6 +385,16 @@ def test_checkpoint_manager(student, rng, expect):
     on_disk = [f for f in os.listdir(directory) if f.endswith(".index")]
     expect("index_files_on_disk", len(on_disk))
     expect("final_weights", _flat(model.get_weights()), **TOL)
+    # make_checkpoint's contract: a tf.train.Checkpoint whose step is an int64 variable at 0.
+    fresh_model, fresh_optimizer = _mlp(*sizes), keras.optimizers.Adam(LEARNING_RATE)
+    checkpoint = student.make_checkpoint(fresh_model, fresh_optimizer)
+    expect("make_checkpoint_type", type(checkpoint).__name__)
+    step = getattr(checkpoint, "step", None)
+    expect("step_dtype", getattr(getattr(step, "dtype", None), "name", None))
+    expect("step_is_a_variable", isinstance(step, tf.Variable))
+    expect("initial_step", None if step is None else int(step))
+    expect("holds_the_model", getattr(checkpoint, "model", None) is fresh_model)
+    expect("holds_the_optimizer", getattr(checkpoint, "optimizer", None) is fresh_optimizer)
 
 
 @pytest.mark.question("checkpoints")

@@ -17,13 +17,15 @@ shape. Tests only record values; the trusted side compares them with the referen
 * Clipping: a SimpleRNN -> Dense classifier whose output kernel is scaled by 30-60 and whose
   labels are the least likely classes, so the gradients are large (global norm 40-220, five
   tensors of very different norms); plain SGD. Without clipping (``clip_norm`` a thousand
-  times the norm) the test records the loss, the returned norm and every weight after the
-  step. With ``clip_norm`` the grader's own global norm divided by 10-40, it records the
+  times the norm) the test records the loss, the returned norm, every weight after the
+  step and whether the forward pass ran with ``training=True`` (a weightless probe layer
+  notes the flag). With ``clip_norm`` the grader's own global norm divided by 10-40, it records the
   weights after the step, the global norm of the update divided by the learning rate
   (= ``clip_norm``) and its cosine with the unclipped gradient (= 1): per-tensor clipping,
   clipping by value and clipping after the update all change the weights and the norm;
   always rescaling to ``clip_norm`` fails the unclipped test.
-* Digits: ``digits_to_sequences`` on seed-drawn pixel arrays (rows are time steps); then
+* Digits: ``digits_to_sequences`` on seed-drawn pixel arrays (rows are time steps) and the
+  logits shape of ``build_sequence_model`` (10 classes); then
   ``train_digits(x_train, y_train, seed=s)`` on the held-out ``digits`` split (1347 training
   images) with the student's defaults and ``predict_digits`` on its 450 test images, whose
   labels never enter the sandbox; the trusted side requires an accuracy of at least 0.95.
@@ -189,12 +191,29 @@ def test_param_counts(student, rng, expect):
 
 
 # -- clipping ---------------------------------------------------------------------------------
+class _TrainingFlagProbe(keras.layers.Layer):
+    """An identity layer that notes the ``training`` flag each call receives."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.flags = []
+
+    def call(self, inputs, training=None):
+        self.flags.append(training)
+        return inputs
+
+
 def _exploding_problem(rng):
-    """A SimpleRNN classifier with large gradients: the model, a batch and the gradients."""
+    """A SimpleRNN classifier with large gradients, a batch, its gradients, a flag probe.
+
+    The probe is a weightless first layer that notes the ``training`` flag of each call.
+    """
     batch, time, features, units, classes = _distinct_sizes(rng, 5, low=2, high=13)
+    probe = _TrainingFlagProbe()
     model = keras.Sequential(
         [
             keras.Input((time, features)),
+            probe,
             keras.layers.SimpleRNN(units),
             keras.layers.Dense(classes),
         ]
@@ -210,7 +229,8 @@ def _exploding_problem(rng):
     with tf.GradientTape() as tape:  # the unclipped gradients, measured by the grader
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, model(x))
     grads = [g.numpy().astype(np.float64) for g in tape.gradient(loss, model.trainable_variables)]
-    return model, x, y, grads
+    probe.flags.clear()  # the grader's own calls above
+    return model, x, y, grads, probe
 
 
 def _sgd(model, learning_rate):
@@ -225,10 +245,14 @@ WEIGHT_NAMES = ("kernel", "recurrent_kernel", "rnn_bias", "output_kernel", "outp
 @pytest.mark.question("clipping")
 @pytest.mark.points(1)
 def test_train_step_unclipped(student, rng, expect):
-    model, x, y, grads = _exploding_problem(rng)
+    model, x, y, grads, probe = _exploding_problem(rng)
     global_norm = float(np.sqrt(sum(np.sum(g**2) for g in grads)))
     optimizer = _sgd(model, float(rng.uniform(0.01, 0.05)))
     loss, norm = student.train_step(model, optimizer, x, y, 1000.0 * global_norm)
+    # The forward pass runs in training mode: model(x, training=True), as the notebook asks.
+    expect(
+        "forward_pass_in_training_mode", bool(probe.flags) and all(f is True for f in probe.flags)
+    )
     expect("loss", loss, **F32)
     expect("global_norm", norm, **F32)
     for name, w in zip(WEIGHT_NAMES, model.trainable_variables, strict=True):
@@ -238,7 +262,7 @@ def test_train_step_unclipped(student, rng, expect):
 @pytest.mark.question("clipping")
 @pytest.mark.points(3)
 def test_clip_global_norm(student, rng, expect):
-    model, x, y, grads = _exploding_problem(rng)
+    model, x, y, grads, _ = _exploding_problem(rng)
     global_norm = float(np.sqrt(sum(np.sum(g**2) for g in grads)))
     clip_norm = global_norm / float(rng.uniform(10.0, 40.0))
     learning_rate = float(rng.uniform(0.5, 1.5))
@@ -267,6 +291,9 @@ def test_digits_to_sequences(student, rng, expect):
     n = int(rng.integers(3, 20)) * 2 + 1
     pixels = rng.integers(0, 17, size=(n, 64)).astype(np.float64)
     expect("sequences", student.digits_to_sequences(pixels))
+    # build_sequence_model: (8, 8) sequences -> 10 logits, whatever the units.
+    model = student.build_sequence_model(units=int(rng.integers(3, 12)), seed=0)
+    expect("sequence_model_logits_shape", list(model(tf.zeros((n, 8, 8))).shape))
 
 
 @pytest.mark.question("digits")
