@@ -22,8 +22,9 @@ Tests only record values; the trusted side compares them with the reference solu
   one node feeding two consumers, diamonds whose two paths have different lengths), which
   catches ``=`` instead of ``+=``, forward instead of reverse order and breadth-first walks.
   The chain-and-diamond graph is backpropagated twice (``.grad`` must be reset before each
-  pass, not accumulated across passes). Upstream gradients are random. Gradients are recorded with ``rtol=1e-10, atol=1e-12``;
-  the reference agreed with ``tf.GradientTape`` in float64 to better than 1e-14.
+  pass, not accumulated across passes). Upstream gradients are random. Gradients are
+  recorded with ``rtol=1e-10, atol=1e-12``; the reference agreed with ``tf.GradientTape`` in
+  float64 to better than 1e-14.
 
 The whole file runs in well under a second on the reference solution.
 
