@@ -142,6 +142,15 @@ def test_tiny_mlp(student, rng, expect):
         layer.w.assign(_floats(rng, (sizes[i], sizes[i + 1]), scale=0.7))
         layer.b.assign(_floats(rng, (sizes[i + 1],), scale=0.5))
     expect("output", mlp(tf.constant(_floats(rng, (batch, sizes[0])))), **TOL)
+    # Other depths: only the last layer is linear, however many layers there are.
+    for label, count in (("one_hidden", 3), ("four_hidden", 6)):
+        other = _distinct_sizes(rng, count)
+        deep = student.TinyMLP(other)
+        expect(f"{label}_n_layers", len(deep.layers))
+        for i, layer in enumerate(deep.layers):
+            layer.w.assign(_floats(rng, (other[i], other[i + 1]), scale=0.7))
+            layer.b.assign(_floats(rng, (other[i + 1],), scale=0.5))
+        expect(f"{label}_output", deep(tf.constant(_floats(rng, (batch, other[0])))), **TOL)
 
 
 # -- layer -------------------------------------------------------------------------------------
