@@ -324,6 +324,8 @@ def test_standardize(student, rng, expect):
     train = rng.normal(size=(n_train, d)) * rng.uniform(0.5, 5.0, size=d) + rng.normal(size=d)
     constant = int(rng.integers(0, d))
     train[:, constant] = np.round(rng.normal() * 5, 1)  # a constant feature: std exactly 0
+    narrow = (constant + 1 + int(rng.integers(0, d - 1))) % d  # another feature, std in (0, 1)
+    train[:, narrow] *= rng.uniform(0.1, 0.6) / train[:, narrow].std()
     mean = train.mean(axis=0, keepdims=True).astype(np.float32)
     std = train.std(axis=0, keepdims=True).astype(np.float32)
     std[0, constant] = 0.0

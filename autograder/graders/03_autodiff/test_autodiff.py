@@ -21,8 +21,10 @@ Tests only record values; the trusted side compares them with the reference solu
   ``reverse_gradient``, with the student's operations. Every graph reuses nodes (``a * a``,
   one node feeding two consumers, diamonds whose two paths have different lengths), which
   catches ``=`` instead of ``+=``, forward instead of reverse order and breadth-first walks.
-  Upstream gradients are random. Gradients are recorded with ``rtol=1e-10, atol=1e-12``;
-  the reference agreed with ``tf.GradientTape`` in float64 to better than 1e-14.
+  The chain-and-diamond graph is backpropagated twice (``.grad`` must be reset before each
+  pass, not accumulated across passes). Upstream gradients are random. Gradients are
+  recorded with ``rtol=1e-10, atol=1e-12``; the reference agreed with ``tf.GradientTape`` in
+  float64 to better than 1e-14.
 
 The whole file runs in well under a second on the reference solution.
 
@@ -347,6 +349,10 @@ def test_backward_chain_diamond(student, rng, expect):
     upstream = float(rng.uniform(0.5, 2.0) * rng.choice([-1, 1]))
     student.backpropagate(out, upstream)
     expect("grads", grads(nodes), **GRAPH)
+    # A second pass over the same graph: the grads must be this pass's alone (reset first).
+    upstream = float(rng.uniform(0.5, 2.0) * rng.choice([-1, 1]))
+    student.backpropagate(out, upstream)
+    expect("grads_second_pass", grads(nodes), **GRAPH)
 
 
 def reverse_expression(c):

@@ -5,9 +5,11 @@ differ, so weights created in ``__init__`` with a hard-coded input size, transpo
 and mixed-up layers show. Weights are never left to the initialisers: the tests copy seeded
 values into the student's objects (``assign`` for ``tf.Module`` variables, ``set_weights``
 for layers) and record the outputs, which the trusted side compares with the reference's to
-rtol = atol = 1e-6. Weight shapes are recorded as strings such as ``"[(7, 5), (5,)]"``, in the
-order ``weights`` lists them (creation order); symbolic outputs of ``keras.Input`` as
-``"(None, 5)"``.
+rtol = atol = 1e-6. The initial values of ``Affine`` are checked by their statistics only:
+the standard deviation and mean of sqrt(in_features) * w over a layer of at least 150000
+weights (1 and 0, atol 0.1) and b exactly zero. Weight shapes are recorded as strings such
+as ``"[(7, 5), (5,)]"``, in the order ``weights`` lists them (creation order); symbolic
+outputs of ``keras.Input`` as ``"(None, 5)"``.
 
 Dropout statistics: a dropped entry is exactly 0 and the others are scaled by 1/(1 - rate),
 but which entries drop depends on the student's random stream. The tests therefore record the
@@ -53,6 +55,11 @@ import tensorflow as tf
 TOL = {"rtol": 1e-6, "atol": 1e-6}
 DROP_FRACTION = {"atol": 0.06, "rtol": 0.0, "check_dtype": False}
 RATIO = {"rtol": 1e-5, "atol": 0.0, "check_dtype": False}
+# Statistics of a freshly initialised Affine's w (its own random stream): two honest draws'
+# statistics differ by 0.0037 (one standard deviation; 0.013 at most over 20 draws of a
+# smaller layer), so atol 0.1 keeps the spread check's factor 4 with room; a wrong scale
+# (x2, 1/n instead of 1/sqrt(n), a unit normal) is off by 0.5 or more.
+INIT_STAT = {"rtol": 0.0, "atol": 0.1}
 
 
 def _distinct_sizes(rng, count, low=5, high=14):
@@ -97,6 +104,14 @@ def test_affine_variables(student, rng, expect):
     expect("b_shape", str(tuple(int(n) for n in module.b.shape)))
     expect("w_dtype", module.w.dtype.name)
     expect("w_is_variable", isinstance(module.w, tf.Variable))
+    # The initial values: w ~ N(0, 1 / in_features), b = 0. Over 150000+ entries the sample
+    # std (and mean) of sqrt(in_features) * w are 1 (and 0) to about 0.003.
+    big_in, big_out = int(rng.integers(500, 600)), int(rng.integers(300, 400))
+    big = student.Affine(big_in, big_out)
+    w = _numpy(big.w).astype(np.float64) * np.sqrt(big_in)
+    expect("init_w_std_times_sqrt_in", float(np.std(w)), **INIT_STAT)
+    expect("init_w_mean_times_sqrt_in", float(np.mean(w)), **INIT_STAT)
+    expect("init_b", _numpy(big.b), rtol=0.0, atol=0.0)
 
 
 @pytest.mark.question("module")
@@ -127,6 +142,15 @@ def test_tiny_mlp(student, rng, expect):
         layer.w.assign(_floats(rng, (sizes[i], sizes[i + 1]), scale=0.7))
         layer.b.assign(_floats(rng, (sizes[i + 1],), scale=0.5))
     expect("output", mlp(tf.constant(_floats(rng, (batch, sizes[0])))), **TOL)
+    # Other depths: only the last layer is linear, however many layers there are.
+    for label, count in (("one_hidden", 3), ("four_hidden", 6)):
+        other = _distinct_sizes(rng, count)
+        deep = student.TinyMLP(other)
+        expect(f"{label}_n_layers", len(deep.layers))
+        for i, layer in enumerate(deep.layers):
+            layer.w.assign(_floats(rng, (other[i], other[i + 1]), scale=0.7))
+            layer.b.assign(_floats(rng, (other[i + 1],), scale=0.5))
+        expect(f"{label}_output", deep(tf.constant(_floats(rng, (batch, other[0])))), **TOL)
 
 
 # -- layer -------------------------------------------------------------------------------------
