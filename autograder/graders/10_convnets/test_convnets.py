@@ -62,6 +62,7 @@ import tensorflow as tf
 
 F32 = {"rtol": 1e-5, "atol": 1e-5}
 EXACT_F32 = {"rtol": 1e-6, "atol": 1e-7}
+AVG_F32 = {"rtol": 1e-5, "atol": 2e-6}  # 16 x float32 eps x max |term| (about 3.8e-6 at 2 sigma)
 ACCURACY_THRESHOLD = 0.96
 
 
@@ -154,7 +155,11 @@ def _pool_case(student, rng, expect, mode):
     width = pw * int(rng.integers(2, 5)) + int(rng.integers(1, pw))
     n, channels = _distinct_sizes(rng, 2, low=2, high=6)
     x = tf.constant(_f32(rng, (n, height, width, channels)))
-    expect(mode, student.pool2d(x, (ph, pw), mode=mode), **EXACT_F32)
+    # Max pooling selects values (exact); average pooling sums up to 16 float32 terms of both
+    # signs, so honest summation orders differ by a few eps x |terms| (measured: 5.2e-8 between
+    # the reference and the declared alternatives): atol scales with the terms, not the mean.
+    tolerance = EXACT_F32 if mode == "max" else AVG_F32
+    expect(mode, student.pool2d(x, (ph, pw), mode=mode), **tolerance)
 
 
 @pytest.mark.question("pooling")
