@@ -35,9 +35,10 @@ c.CourseDirectory.ignore = [
 # cell gets the verdicts and points that SaveAutoGrades stores); the late penalty comes from the
 # [grading] table of gradetape.toml; feedback pages open with GradeTape's summary (status, how
 # late and what it cost, notes about the run). Classes are named by string: nbgrader commands
-# that never autograde import nothing of GradeTape. See autograder/nbgrader_plugin.py.
+# that never autograde import nothing of GradeTape.
+# See autograder/integrations/nbgrader_autograde.py.
 c.Autograde.autograde_preprocessors = [
-    "autograder.nbgrader_plugin.GradeTapeGrade",
+    "autograder.integrations.nbgrader_autograde.GradeTapeGrade",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -45,10 +46,12 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-c.AssignLatePenalties.plugin_class = "autograder.nbgrader_plugin.GradeTapeLatePenalty"
+c.AssignLatePenalties.plugin_class = (
+    "autograder.integrations.nbgrader_autograde.GradeTapeLatePenalty"
+)
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.nbgrader_plugin.GradeTapeFeedbackSummary",
+    "autograder.integrations.nbgrader_autograde.GradeTapeFeedbackSummary",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 # --- end GradeTape autograder ---
@@ -58,12 +61,13 @@ c.GenerateFeedback.preprocessors = [
 # failed with its hint, or not attempted), from the notebook alone: no graders, no answer key.
 # nbgrader has no setting for the validator's class (its ValidateApp and the Validate button's
 # server handler call nbgrader.validator.Validator by name, and Validator.preprocessors is not
-# configurable), so this binds that name to autograder.nbgrader_validator.GradeTapeValidator.
+# configurable), so this binds that name to
+# autograder.integrations.nbgrader_validator.GradeTapeValidator.
 # The server reads this file on each click: install it where students' servers look for
 # nbgrader_config.py (e.g. /etc/jupyter/) with the autograder package installed; without that
 # package, nbgrader's stock Validator runs.
 try:
-    from autograder.nbgrader_validator import use_gradetape_validator
+    from autograder.integrations.nbgrader_validator import use_gradetape_validator
 except ImportError:
     pass
 else:

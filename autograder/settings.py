@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .similarity import MIN_TOKENS, THRESHOLD
+from autograder.review.similarity import MIN_TOKENS, THRESHOLD
 
 CONFIG_FILE = "gradetape.toml"
 SEED_ENV = "GRADETAPE_SECRET_SEED"
@@ -127,7 +127,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class SimilaritySettings:
-    """The similarity review's ``[similarity]`` table (see :mod:`autograder.similarity`).
+    """The similarity review's ``[similarity]`` table (see :mod:`autograder.review.similarity`).
 
     Attributes:
         min_tokens: A student's code with fewer normalised tokens (comments, layout and
@@ -179,7 +179,7 @@ class CourseSettings:
         cache_dir: Trusted cache of answer keys and results (never mounted in a sandbox).
         heldout_files: ``[heldout]`` table: an instructor's private evaluation file per
             dataset family (``{"digits": "private/digits_eval.npz"}``, relative to ``root``;
-            see :mod:`autograder.private_data`). Empty: held-out accuracy is measured on the
+            see :mod:`autograder.load.private_data`). Empty: held-out accuracy is measured on the
             public digits, whose labels a determined student can look up.
         similarity: ``[similarity]`` table: what the similarity review compares.
         grading: ``[grading]`` table, keys checked; :class:`gradebook.policy.GradingPolicy`
@@ -326,7 +326,7 @@ def _heldout_table(table: Any, path: Path) -> dict[str, str]:
         )
     if not table:
         return {}
-    from .private_data import WIDTHS  # numpy: only when the table names a file
+    from autograder.load.private_data import WIDTHS  # numpy: only when the table names a file
 
     check_keys(table, WIDTHS, "heldout", path)
     bad = sorted(k for k, v in table.items() if not isinstance(v, str) or not v.strip())

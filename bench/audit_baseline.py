@@ -24,9 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def main() -> int:
     """Run the audits; returns 0."""
-    from autograder.audit.report import format_result, question_rows, write_html
-    from autograder.audit.run import SAMPLE_FILE, audit_exercise, pick_sample, sample_toml
-    from autograder.exercise import exercise_names
+    from autograder.load.exercise import exercise_names
+    from autograder.review.audit.report import format_result, question_rows, write_html
+    from autograder.review.audit.run import SAMPLE_FILE, audit_exercise, pick_sample, sample_toml
     from autograder.settings import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from autograder.exercise import exercise_names, load_exercise  # noqa: E402
-from autograder.jobs import run_job  # noqa: E402
-from autograder.key import build_key, reference_cells  # noqa: E402
-from autograder.misconceptions import build_variant_runs  # noqa: E402
-from autograder.sandbox import choose_sandbox, close_sandbox, make_sandbox  # noqa: E402
+from autograder.judge.answer_key import build_key, reference_cells  # noqa: E402
+from autograder.judge.misconceptions import build_variant_runs  # noqa: E402
+from autograder.load.exercise import exercise_names, load_exercise  # noqa: E402
+from autograder.run.jobs import run_job  # noqa: E402
+from autograder.run.sandbox import choose_sandbox, close_sandbox, make_sandbox  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
 
 

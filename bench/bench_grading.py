@@ -95,7 +95,7 @@ def build_class(exercise: Any, submitted: Path, n: int) -> dict[str, str]:
 
     Returns student id -> what they submitted (``reference`` or ``variant-<name>``).
     """
-    from autograder.release import reference_submission, variant_submission, write_submission
+    from autograder.load.release import reference_submission, variant_submission, write_submission
 
     kinds: list[tuple[str, Callable[[], Any]]] = [
         ("reference", lambda: reference_submission(exercise))
@@ -154,7 +154,7 @@ def own_work(path: Path) -> float | None:
 @contextlib.contextmanager
 def phase_timers(phases: dict[str, float], probe: Probe | None = None) -> Iterator[None]:
     """Time build_key, build_variant_runs and grade_all as grade_assignment calls them."""
-    import autograder.course as course
+    import autograder.pipeline.batch as course
 
     originals = {n: getattr(course, n) for n in ("build_key", "build_variant_runs", "grade_all")}
 
@@ -184,9 +184,9 @@ def scores_of(report: Any) -> Scores:
 
 
 def run_gradetape(peer: str, settings: Any, exercise: Any) -> PeerResult:
-    """Grade the class through ``autograder.course.grade_assignment`` with a local sandbox."""
-    from autograder.course import grade_assignment
-    from autograder.sandbox import close_sandbox, make_sandbox
+    """Grade the class through ``autograder.pipeline.batch.grade_assignment`` with a local sandbox."""
+    from autograder.pipeline.batch import grade_assignment
+    from autograder.run.sandbox import close_sandbox, make_sandbox
 
     phases: dict[str, float] = {}
     start = time.monotonic()
@@ -221,7 +221,7 @@ def run_dask(peer: str, settings: Any, exercise: Any, n_workers: int) -> PeerRes
 
     from distributed import LocalCluster
 
-    from autograder.course import grade_assignment
+    from autograder.pipeline.batch import grade_assignment
 
     t_cluster = time.monotonic()
     cluster = LocalCluster(
@@ -261,7 +261,7 @@ c.Execute.timeout = {timeout}
 
 
 def nbgrader_env() -> dict[str, str]:
-    from autograder.release import nbgrader_env as env
+    from autograder.load.release import nbgrader_env as env
 
     return env() | {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
 
@@ -277,8 +277,8 @@ def setup_nbgrader(
     import nbformat
     from inline_tests import inline_source_notebook, merge_student
 
-    from autograder.key import build_key
-    from autograder.sandbox import close_sandbox, make_sandbox
+    from autograder.judge.answer_key import build_key
+    from autograder.run.sandbox import close_sandbox, make_sandbox
 
     course = work / "nbgrader"
     t0 = time.monotonic()
@@ -411,7 +411,7 @@ def main() -> int:
         parser.error(f"unknown peers {sorted(unknown)}; known: {', '.join(PEERS)}")
     peers = [p for p in PEERS if p in peers]
 
-    from autograder.exercise import load_exercise
+    from autograder.load.exercise import load_exercise
     from autograder.settings import load_settings
 
     all_workers = args.workers or (os.cpu_count() or 1)

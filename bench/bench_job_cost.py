@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from autograder.exercise import load_exercise  # noqa: E402
-from autograder.jobs import write_job  # noqa: E402
-from autograder.loader import prepare, read_notebook  # noqa: E402
-from autograder.sandbox.bwrap import BwrapSandbox  # noqa: E402
-from autograder.sandbox.warm import WarmWorker  # noqa: E402
+from autograder.load.exercise import load_exercise  # noqa: E402
+from autograder.load.notebook import prepare, read_notebook  # noqa: E402
+from autograder.run.jobs import write_job  # noqa: E402
+from autograder.run.sandbox.bwrap import BwrapSandbox  # noqa: E402
+from autograder.run.sandbox.warm import WarmWorker  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")

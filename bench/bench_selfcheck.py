@@ -8,7 +8,7 @@ ones near the threshold), this runs, for each of ``--seeds`` seeds ``s``:
   everything a student's run may vary: initialisation, shuffling); a self-check passes when
   its cell raises nothing;
 * the hidden training test(s) of ``autograder/graders/<ex>/``, with the batch seed ``s``:
-  ``heldout(name)`` is the platform's dataset built from ``s`` (``autograder.heldout``),
+  ``heldout(name)`` is the platform's dataset built from ``s`` (``autograder.load.heldout``),
   ``rng`` is seeded from ``s`` and the test's name, and a test passes when every
   ``predictions(...)`` reaches its ``min_accuracy`` against the labels kept on the trusted
   side, every boolean ``expect(...)`` is true (the "beats PCA" style checks) and it
@@ -246,7 +246,7 @@ def run_hidden(
     ns: dict[str, Any], spec: Exercise, tests: types.ModuleType, name: str, seed: int
 ) -> Outcome:
     """Run one hidden training test on the batch seed ``seed`` and judge it as the grader does."""
-    from autograder import heldout as heldout_data
+    from autograder.load import heldout as heldout_data
     from autograder.runtime.plugin import StudentNamespace
 
     test = getattr(tests, name)

@@ -7,10 +7,10 @@ cell that
 * re-runs the cell's visible self-check (errors swallowed: in GradeTape it never scores),
 * runs the hidden grader's test functions of that question inline, against the notebook's
   own globals, with the same per-test seeds as a GradeTape job (the seeds
-  ``autograder/seeds.py`` derives from the course seed, for the ``rng`` fixture and for
+  ``autograder/run/seeds.py`` derives from the course seed, for the ``rng`` fixture and for
   Python's, NumPy's and Keras's global seeds) and the same per-test time limit,
 * compares every value a test records with the answer key's value (embedded in the cell as
-  base64 ``.npy``), with the key's tolerances and the rules of ``autograder/compare.py``,
+  base64 ``.npy``), with the key's tolerances and the rules of ``autograder/judge/compare.py``,
 * ends with the points earned as the cell's value, which nbgrader takes as partial credit
   (``nbgrader.utils.determine_grade``), so a question's score equals GradeTape's sum of
   that question's passed tests.
@@ -31,12 +31,12 @@ from typing import Any
 import nbformat
 import numpy as np
 
-from autograder.seeds import job_seeds
+from autograder.run.seeds import job_seeds
 
 # The harness each inline cell defines and calls. It mirrors, in a self-contained way:
 #   autograder/runtime/plugin.py   seed_for, per-test seeding, timeout, expect()
 #   autograder/runtime/channel.py  kind_of, to_array, encode (str / None / numeric array)
-#   autograder/compare.py          Tolerance.from_record, compare_value, judge_test
+#   autograder/judge/compare.py          Tolerance.from_record, compare_value, judge_test
 HARNESS = r'''
 def _gt_run_question(question, seed, files, tests, self_check, max_value_bytes):
     import base64, contextlib, inspect, io, os, random, signal, sys, types, warnings

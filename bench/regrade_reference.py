@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from autograder.compare import judge_test  # noqa: E402
-from autograder.exercise import exercise_names, load_exercise  # noqa: E402
-from autograder.fresh import run_graded  # noqa: E402
-from autograder.heldout import labels_for  # noqa: E402
-from autograder.key import build_key, reference_cells  # noqa: E402
-from autograder.sandbox import close_sandbox, make_sandbox  # noqa: E402
+from autograder.judge.answer_key import build_key, reference_cells  # noqa: E402
+from autograder.judge.compare import judge_test  # noqa: E402
+from autograder.load.exercise import exercise_names, load_exercise  # noqa: E402
+from autograder.load.heldout import labels_for  # noqa: E402
+from autograder.run.fresh_process import run_graded  # noqa: E402
+from autograder.run.sandbox import close_sandbox, make_sandbox  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
 
 

@@ -21,7 +21,7 @@ NOT_ATTEMPTED = "not attempted"
 UNKNOWN = "unknown"
 KNOWN = "known mistake"
 
-#: The message :func:`autograder.compare.judge_test` gives when the student's code raised
+#: The message :func:`autograder.judge.compare.judge_test` gives when the student's code raised
 #: ``NotImplementedError`` before recording a value (the release's placeholder body).
 _NOT_IMPLEMENTED = re.compile(r"^\s*your code raised NotImplementedError\b")
 

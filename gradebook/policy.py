@@ -221,9 +221,9 @@ def late_penalty_points(
     """Return the points a submission ``days`` started days late loses under ``policy``.
 
     THE late-penalty rule: nbgrader's ``late_submission_penalty`` (written through
-    :class:`autograder.nbgrader_plugin.GradeTapeLatePenalty`), every export, table, report
-    and feedback page use this number. ``min(days * per_day, cap)`` of the basis, never
-    more than the points earned (as nbgrader caps it), never below 0.
+    :class:`autograder.integrations.nbgrader_autograde.GradeTapeLatePenalty`), every export,
+    table, report and feedback page use this number. ``min(days * per_day, cap)`` of the
+    basis, never more than the points earned (as nbgrader caps it), never below 0.
 
     Args:
         policy: The grading policy.

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.seeds import job_seeds
+from autograder.run.seeds import job_seeds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

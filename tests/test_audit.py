@@ -13,13 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.audit.generate import Mutant, cell_mutants, mutant_id, sample, solution_regions
-from autograder.audit.judge import Fate, Outcome, judge, same_value
-from autograder.audit.operators import OPERATORS
-from autograder.audit.report import format_result, question_rows, render_html
-from autograder.audit.run import AuditResult, cell_questions, read_sample
-from autograder.key import AnswerKey
-from autograder.values import CellRecord, JobOutput, Recorded, TestRecord, Value
+from autograder.judge.answer_key import AnswerKey
+from autograder.review.audit.generate import (
+    Mutant,
+    cell_mutants,
+    mutant_id,
+    sample,
+    solution_regions,
+)
+from autograder.review.audit.judge import Fate, Outcome, judge, same_value
+from autograder.review.audit.operators import OPERATORS
+from autograder.review.audit.report import format_result, question_rows, render_html
+from autograder.review.audit.run import AuditResult, cell_questions, read_sample
+from autograder.run.job_output import CellRecord, JobOutput, Recorded, TestRecord, Value
 
 
 def cell(body: str) -> str:
@@ -295,7 +301,7 @@ def test_cell_questions_follow_notebook_order():
 def test_pick_sample_takes_cheap_killed_mutants_from_different_cells_and_tests():
     from dataclasses import replace as changed
 
-    from autograder.audit.run import pick_sample, sample_toml
+    from autograder.review.audit.run import pick_sample, sample_toml
 
     key = _key()
     key.tests["t.py::b"] = changed(key.tests["t.py::b"], timeout=5.0)
@@ -323,7 +329,7 @@ def test_pick_sample_takes_cheap_killed_mutants_from_different_cells_and_tests()
 
 
 def test_cli_has_the_audit_command():
-    from autograder.cli import build_parser
+    from autograder.cli.main import build_parser
 
     args = build_parser().parse_args(["audit", "02_tensor_ops", "--max", "7", "--html", "x.html"])
     assert (args.exercise, args.max, args.html) == ("02_tensor_ops", 7, "x.html")
@@ -332,7 +338,7 @@ def test_cli_has_the_audit_command():
 
 # --- the CI sample: known-killed mutants through the real sandbox -----------------------
 
-from autograder.exercise import exercise_names, load_exercise  # noqa: E402
+from autograder.load.exercise import exercise_names, load_exercise  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -344,7 +350,7 @@ SAMPLED = [name for name in exercise_names(SETTINGS) if read_sample(load_exercis
 
 @pytest.fixture(scope="module")
 def audit_box():
-    from autograder.sandbox import close_sandbox, make_sandbox
+    from autograder.run.sandbox import close_sandbox, make_sandbox
 
     box = make_sandbox(SETTINGS.isolation, SETTINGS.warm, WORKERS, SETTINGS.limits)
     yield box
@@ -356,7 +362,7 @@ def test_every_grader_keeps_a_sample():
 
 
 def test_reviewed_marks_only_unkilled_listed_mutants():
-    from autograder.audit.run import reviewed
+    from autograder.review.audit.run import reviewed
 
     result = _result([("c1", Fate.SURVIVED), ("c1", Fate.CANDIDATE), ("c2", Fate.KILLED)])
     ids = [o.mutant.id for o in result.outcomes]
@@ -367,7 +373,7 @@ def test_reviewed_marks_only_unkilled_listed_mutants():
 
 @pytest.mark.parametrize("name", exercise_names(SETTINGS))
 def test_reviewed_equivalents_name_generated_mutants(name):
-    from autograder.audit.run import exercise_mutants, read_equivalents
+    from autograder.review.audit.run import exercise_mutants, read_equivalents
 
     exercise = load_exercise(SETTINGS, name)
     listed = read_equivalents(exercise)
@@ -380,8 +386,8 @@ def test_reviewed_equivalents_name_generated_mutants(name):
 def test_sampled_mutants_are_killed(audit_box, name):
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograder.audit.run import MutantRunner, exercise_mutants
-    from autograder.key import build_key
+    from autograder.judge.answer_key import build_key
+    from autograder.review.audit.run import MutantRunner, exercise_mutants
 
     exercise = load_exercise(SETTINGS, name)
     wanted = read_sample(exercise)

@@ -50,7 +50,7 @@ def test_seeded_replaces_the_seed_argument(bench: types.ModuleType) -> None:
 
 def test_hidden_judging_follows_the_trusted_side(bench: types.ModuleType) -> None:
     """A perfect and a constant predictor, through the accuracy threshold of the test."""
-    from autograder import heldout
+    from autograder.load import heldout
 
     labels = heldout.build("digits", 3).labels
 

@@ -18,15 +18,15 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from autograder.grading import Rejected, Submission
-from autograder.preflight import UsageError, check_notebook
+from autograder.cli.preflight import UsageError, check_notebook
+from autograder.pipeline.submission import Rejected, Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("tensorflow", "keras", "sklearn", "dask", "distributed", "pandas", "jupyter_server", "nbconvert")
 #: Runs ``main`` in a fresh interpreter and prints which heavy modules it imported.
 RUNNER = """
 import json, sys
-from autograder.cli import main
+from autograder.cli.main import main
 try:
     status = main(sys.argv[1:])
 finally:
@@ -208,7 +208,7 @@ def test_export_skips_the_jupyter_server(tmp_path):
 
 
 def test_every_option_has_help_and_every_command_examples():
-    from autograder.cli import build_parser
+    from autograder.cli.main import build_parser
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")

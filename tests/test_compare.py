@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from autograder.compare import Tolerance, compare_value, judge_test
-from autograder.values import Recorded, TestRecord, Value
+from autograder.judge.compare import Tolerance, compare_value, judge_test
+from autograder.run.job_output import Recorded, TestRecord, Value
 
 
 def arr(x, dtype=None, kind="tf.Tensor"):
@@ -146,7 +146,7 @@ def test_infinite_values_fail(bad):
 
 
 def test_tensorflow_traced_errors_lose_their_frames():
-    from autograder.compare import readable
+    from autograder.judge.compare import readable
 
     msg = ('TypeError: in user code:\n\n    File "/job/in/grader/test_tensors.py", line 88, in f  *\n'
            '        return student.merge(x)\n    File "/tmp/ipykernel/3.py", line 4, in merge\n\n'

@@ -19,21 +19,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.demo import build_class
-from autograder.exercise import exercise_names, load_exercise
-from autograder.grading import find_submissions, grade_all
-from autograder.key import build_key
-from autograder.loader import grade_id
-from autograder.misconceptions import build_variant_runs, variant_tests
-from autograder.release import (
+from autograder.cli.demo import build_class
+from autograder.judge.answer_key import build_key
+from autograder.judge.misconceptions import build_variant_runs, variant_tests
+from autograder.load.exercise import exercise_names, load_exercise
+from autograder.load.notebook import grade_id
+from autograder.load.release import (
     nbgrader_env,
     reference_submission,
     solution_sources,
     with_cells,
     write_submission,
 )
+from autograder.pipeline.submission import find_submissions, grade_all
 from autograder.results import Status
-from autograder.sandbox import close_sandbox, make_sandbox
+from autograder.run.sandbox import close_sandbox, make_sandbox
 from autograder.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

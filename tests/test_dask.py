@@ -5,9 +5,9 @@ import json
 import pytest
 from distributed import Client, LocalCluster
 
-from autograder.sandbox.dask import DaskSandbox, gpu_workers, unpack_output
+from autograder.run.job_output import read_job_output
+from autograder.run.sandbox.dask import DaskSandbox, gpu_workers, unpack_output
 from autograder.settings import Limits
-from autograder.values import read_job_output
 
 MB = 1 << 20
 

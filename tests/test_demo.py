@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.demo import DEMO_EXERCISES, DEMO_VARIANTS, DUE, LATE_BY, build_class, demo_plan
-from autograder.exercise import exercise_names, load_exercise
-from autograder.grading import find_submissions
+from autograder.cli.demo import DEMO_EXERCISES, DEMO_VARIANTS, DUE, LATE_BY, build_class, demo_plan
+from autograder.load.exercise import exercise_names, load_exercise
+from autograder.pipeline.submission import find_submissions
 from autograder.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autograder.cli import main
-from autograder.demo import build_class
-from autograder.exercise import load_exercise
-from autograder.release import nbgrader_env
+from autograder.cli.demo import build_class
+from autograder.cli.main import main
+from autograder.load.exercise import load_exercise
+from autograder.load.release import nbgrader_env
 from autograder.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,8 +105,8 @@ def test_demo_command(tmp_path):
 
 
 def test_unchanged_class_regrades_from_cache_and_force_regrades(tmp_path):
-    from autograder.course import grade_assignment
-    from autograder.release import reference_submission, write_submission
+    from autograder.load.release import reference_submission, write_submission
+    from autograder.pipeline.batch import grade_assignment
 
     settings = load_settings(ROOT, db_url=f"sqlite:///{tmp_path / 'gb.db'}",
                              submitted=tmp_path / "submitted", workers=1,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.exercise import Exercise
-from autograder.fresh import (
+from autograder.load.exercise import Exercise
+from autograder.run.fresh_process import (
     REPORT_FILE,
     FreshPlan,
     FreshPlanError,
@@ -18,10 +18,10 @@ from autograder.fresh import (
     merge_outputs,
     run_graded,
 )
-from autograder.sandbox.bwrap import BwrapSandbox
-from autograder.sandbox.process import SubprocessSandbox
+from autograder.run.job_output import JobOutput, TestRecord
+from autograder.run.sandbox.bwrap import BwrapSandbox
+from autograder.run.sandbox.process import SubprocessSandbox
 from autograder.settings import Limits
-from autograder.values import JobOutput, TestRecord
 
 LIMITS = Limits(handover_files=10, handover_mb=1)
 
@@ -237,9 +237,9 @@ def test_reload(student, expect, handed_over):
 @pytest.fixture
 def no_tf(monkeypatch):
     """Jobs without TensorFlow (seconds instead of tens of seconds on a loaded machine)."""
-    import autograder.jobs
+    import autograder.run.jobs
 
-    real = autograder.jobs.write_job
+    real = autograder.run.jobs.write_job
 
     def write_job(job_dir, *args, **kwargs):
         real(job_dir, *args, **kwargs)
@@ -248,11 +248,11 @@ def no_tf(monkeypatch):
         spec["tensorflow"] = False
         spec_path.write_text(json.dumps(spec))
 
-    monkeypatch.setattr(autograder.jobs, "write_job", write_job)
+    monkeypatch.setattr(autograder.run.jobs, "write_job", write_job)
 
 
 def _cells(*sources):
-    from autograder.loader import CodeCell
+    from autograder.load.notebook import CodeCell
 
     return [CodeCell(i, f"c{i}", s, "student") for i, s in enumerate(sources)]
 

@@ -19,16 +19,22 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.cli import main
-from autograder.exercise import load_exercise
-from autograder.gradescope import RUN_AUTOGRADER, SETUP_SH, BundleError, build_bundle, unpack
-from autograder.release import (
+from autograder.cli.main import main
+from autograder.integrations.gradescope_bundle import (
+    RUN_AUTOGRADER,
+    SETUP_SH,
+    BundleError,
+    build_bundle,
+    unpack,
+)
+from autograder.load.exercise import load_exercise
+from autograder.load.release import (
     reference_submission,
     solution_sources,
     variant_submission,
 )
 from autograder.results import QuestionResult, Status, SubmissionResult, TestResult
-from autograder.seeds import job_seeds
+from autograder.run.seeds import job_seeds
 from autograder.settings import load_settings
 from gradebook import ensure_assignment, record
 from gradebook.lms import gradescope_results, submission_gradescope_results
@@ -161,8 +167,8 @@ def secrets(exercise):
     """Strings that must never reach a student: the seed, derived seeds, expected values."""
     seeds = job_seeds(SETTINGS.seed, exercise.name, exercise.grader_files())
     found = {str(SETTINGS.seed), str(seeds.notebook), *map(str, seeds.tests.values())}
-    from autograder.key import build_key
-    from autograder.sandbox import close_sandbox, make_sandbox
+    from autograder.judge.answer_key import build_key
+    from autograder.run.sandbox import close_sandbox, make_sandbox
 
     box = make_sandbox("auto", False, 1, exercise.limits)
     try:
@@ -295,7 +301,7 @@ def test_unusable_submissions_and_bundles_still_give_a_valid_zero(tmp_path, bund
     unpack(bundle, root / "source")
     grader = root / "source" / "gradetape" / "autograder" / "graders" / EXERCISE / "test_tensors.py"
     grader.write_text(grader.read_text() + "\n# edited\n")
-    from autograder.gradescope_runner import grade
+    from autograder.integrations.gradescope_runner import grade
 
     results, notes = grade(root)
     assert results["score"] == 0 and results["tests"] == []

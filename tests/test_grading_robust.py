@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell
 
-from autograder import grading
-from autograder.exercise import load_exercise
-from autograder.grading import PlatformError, Submission, grade_all
-from autograder.key import AnswerKey
-from autograder.result_cache import ResultCache
+from autograder.judge.answer_key import AnswerKey
+from autograder.load.exercise import load_exercise
+from autograder.pipeline import submission as grading
+from autograder.pipeline.submission import PlatformError, Submission, grade_all
 from autograder.results import Status
-from autograder.sandbox.base import SandboxRun
+from autograder.run.job_output import Recorded, TestRecord, Value
+from autograder.run.result_cache import ResultCache
+from autograder.run.sandbox.base import SandboxRun
 from autograder.settings import load_settings
-from autograder.values import Recorded, TestRecord, Value
 
 from .conftest import ROOT
 

@@ -9,14 +9,14 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import heldout
-from autograder.compare import judge_test
-from autograder.exercise import private_sources
-from autograder.private_data import WIDTHS, PrivateDataError
-from autograder.sandbox import SubprocessSandbox
-from autograder.seeds import job_seeds
+from autograder.judge.compare import judge_test
+from autograder.load import heldout
+from autograder.load.exercise import private_sources
+from autograder.load.private_data import WIDTHS, PrivateDataError
+from autograder.run.job_output import read_job_output
+from autograder.run.sandbox import SubprocessSandbox
+from autograder.run.seeds import job_seeds
 from autograder.settings import Limits, load_settings
-from autograder.values import read_job_output
 
 MB = 1 << 20
 

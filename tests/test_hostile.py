@@ -11,11 +11,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.exercise import load_exercise
-from autograder.grading import find_submissions, grade_all
-from autograder.key import build_key
-from autograder.release import reference_submission
-from autograder.sandbox import close_sandbox, make_sandbox
+from autograder.judge.answer_key import build_key
+from autograder.load.exercise import load_exercise
+from autograder.load.release import reference_submission
+from autograder.pipeline.submission import find_submissions, grade_all
+from autograder.run.sandbox import close_sandbox, make_sandbox
 from autograder.settings import load_settings
 from gradebook import ensure_assignment, record, scores_by_student, scores_by_test
 

@@ -27,12 +27,12 @@ from typing import Any
 import nbformat
 import pytest
 
-from autograder.exercise import load_exercise
-from autograder.grading import find_submissions, grade_all
-from autograder.key import build_key
-from autograder.release import reference_submission
+from autograder.judge.answer_key import build_key
+from autograder.load.exercise import load_exercise
+from autograder.load.release import reference_submission
+from autograder.pipeline.submission import find_submissions, grade_all
 from autograder.results import SubmissionResult
-from autograder.sandbox import close_sandbox, make_sandbox
+from autograder.run.sandbox import close_sandbox, make_sandbox
 from autograder.settings import Limits, load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

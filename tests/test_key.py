@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.exercise import Exercise
-from autograder.heldout import labels_for
-from autograder.key import GraderError, _check_reference
+from autograder.judge.answer_key import GraderError, _check_reference
+from autograder.load.exercise import Exercise
+from autograder.load.heldout import labels_for
+from autograder.run.job_output import JobOutput, Recorded, TestRecord, Value
 from autograder.settings import Limits
-from autograder.values import JobOutput, Recorded, TestRecord, Value
 
 HERE = Path(".")
 
@@ -51,8 +51,8 @@ def test_a_reference_value_that_is_not_the_tensor_it_requires_breaks_the_key():
 
 
 def test_the_key_cache_digest_changes_with_the_interpreter_and_numerical_libraries(monkeypatch, tmp_path):
-    import autograder.key as key_module
-    from autograder.fingerprint import environment_fingerprint
+    import autograder.judge.answer_key as key_module
+    from autograder.judge.fingerprint import environment_fingerprint
 
     (tmp_path / "test_g.py").write_text("def test_a():\n    pass\n")
     ex = Exercise("x", "x.ipynb", tmp_path, tmp_path / "s.ipynb", tmp_path / "r.ipynb", Limits())
@@ -67,8 +67,8 @@ def test_the_key_cache_digest_changes_with_the_interpreter_and_numerical_librari
 
 
 # -- declared alternative solutions and the spread check (issue 16, item 4) --------------------
-from autograder.exercise import AlternativeError  # noqa: E402
-from autograder.key import SAFETY_FACTOR, check_spread  # noqa: E402
+from autograder.judge.answer_key import SAFETY_FACTOR, check_spread  # noqa: E402
+from autograder.load.exercise import AlternativeError  # noqa: E402
 
 
 def _test(*values, outcome="passed", message=""):
@@ -151,8 +151,8 @@ def test_alternatives_are_read_and_a_file_that_loses_tests_is_refused(tmp_path):
 
 
 def test_every_declared_alternative_file_is_well_formed():
-    from autograder.exercise import exercise_names, load_exercise
-    from autograder.release import reference_submission, with_cells
+    from autograder.load.exercise import exercise_names, load_exercise
+    from autograder.load.release import reference_submission, with_cells
     from autograder.settings import load_settings
 
     settings = load_settings(Path(__file__).resolve().parent.parent)

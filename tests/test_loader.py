@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.loader import Rejected, prepare, question_points, read_notebook
+from autograder.load.notebook import Rejected, prepare, question_points, read_notebook
 
 
 def meta(gid, *, solution=False, grade=False, locked=True, points=None):
@@ -139,8 +139,8 @@ def test_nbformat3_is_converted(tmp_path):
 
 import os  # noqa: E402
 
-from autograder.loader import parse_notebook, read_notebook_bytes  # noqa: E402
-from autograder.readers import ReaderLimits  # noqa: E402
+from autograder.load.notebook import parse_notebook, read_notebook_bytes  # noqa: E402
+from autograder.load.readers import ReaderLimits  # noqa: E402
 
 
 def nb_bytes(nb):

@@ -1,9 +1,9 @@
 import numpy as np
 
-from autograder.exercise import Variant
-from autograder.misconceptions import VariantRun, annotate, explain, feedback
+from autograder.judge.misconceptions import VariantRun, annotate, explain, feedback
+from autograder.load.exercise import Variant
 from autograder.results import TestResult
-from autograder.values import Recorded, TestRecord, Value
+from autograder.run.job_output import Recorded, TestRecord, Value
 
 
 def rec(values, message=""):
@@ -86,8 +86,8 @@ def test_the_variant_explaining_most_failures_wins_ties():
 
 
 def test_variant_runs_skip_only_heavy_tests_they_are_not_aimed_at():
-    from autograder.key import AnswerKey
-    from autograder.misconceptions import variant_tests
+    from autograder.judge.answer_key import AnswerKey
+    from autograder.judge.misconceptions import variant_tests
 
     def rec(name, gpu):
         return TestRecord(name, "q", 1.0, 60.0, gpu, "passed", "", ())

@@ -2,10 +2,10 @@
 
 import pytest
 
-from autograder.compare import Tolerance, compare_value
-from autograder.sandbox import SubprocessSandbox
+from autograder.judge.compare import Tolerance, compare_value
+from autograder.run.job_output import read_job_output
+from autograder.run.sandbox import SubprocessSandbox
 from autograder.settings import Limits
-from autograder.values import read_job_output
 
 MB = 1 << 20
 

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from autograder import progress as progress_module
-from autograder.progress import BarProgress, Eta, LineProgress, format_seconds, make_progress
+from autograder.cli import progress as progress_module
+from autograder.cli.progress import BarProgress, Eta, LineProgress, format_seconds, make_progress
 from autograder.results import QuestionResult, Status, SubmissionResult
 
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.exercise import exercise_names, load_exercise
-from autograder.public_data import MAX_LITERAL_VALUES, public_data_flags
-from autograder.release import solution_sources
+from autograder.judge.public_data import MAX_LITERAL_VALUES, public_data_flags
+from autograder.judge.static import review_flags
+from autograder.load.exercise import exercise_names, load_exercise
+from autograder.load.release import solution_sources
 from autograder.settings import load_settings
-from autograder.static import review_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from autograder.readers import (
+from autograder.load.readers import (
     ReaderLimits,
     Unreadable,
     check_array_header,

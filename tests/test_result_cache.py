@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from autograder import result_cache
-from autograder.result_cache import trusted_code_files
+from autograder.run import result_cache
+from autograder.run.result_cache import trusted_code_files
 
-PACKAGE = Path(result_cache.__file__).resolve().parent
+PACKAGE = Path(result_cache.__file__).resolve().parents[1]
 
 
 def _names() -> set[str]:
@@ -15,15 +15,16 @@ def _names() -> set[str]:
 def test_modules_that_shape_results_and_messages_are_covered():
     names = _names()
     # The four the hand-written list used to miss, and the ones it had.
-    for module in ("misconceptions.py", "jobs.py", "key.py", "results.py", "compare.py",
-                   "grading.py", "loader.py", "static.py", "values.py", "readers.py"):
+    for module in ("judge/misconceptions.py", "run/jobs.py", "judge/answer_key.py", "results.py",
+                   "judge/compare.py", "pipeline/submission.py", "load/notebook.py",
+                   "judge/static.py", "run/job_output.py", "load/readers.py"):
         assert module in names, module
 
 
 def test_tools_that_do_not_grade_are_left_out():
     names = _names()
-    assert "cli.py" not in names
-    assert "demo.py" not in names
+    assert not any(n.startswith("cli/") for n in names)
+    assert "review/validate.py" not in names
     assert not any(n.startswith("graders/") for n in names)
 
 
@@ -31,7 +32,11 @@ def test_a_new_import_is_followed_without_editing_a_list(tmp_path):
     pkg = tmp_path / "autograder"
     (pkg / "sub").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "grading.py").write_text("from .a import x\n\ndef f():\n    from .sub import b\n")
+    (pkg / "pipeline").mkdir()
+    (pkg / "pipeline" / "__init__.py").write_text("")
+    (pkg / "pipeline" / "submission.py").write_text(
+        "from ..a import x\n\ndef f():\n    from ..sub import b\n"
+    )
     (pkg / "a.py").write_text("import autograder.c\nx = 1\n")
     (pkg / "c.py").write_text("")
     (pkg / "sub" / "__init__.py").write_text("")
@@ -39,5 +44,5 @@ def test_a_new_import_is_followed_without_editing_a_list(tmp_path):
     (pkg / "d.py").write_text("y = 2\n")
     (pkg / "unused.py").write_text("")
     found = {p.relative_to(pkg).as_posix() for p in trusted_code_files(pkg)}
-    assert found == {"__init__.py", "grading.py", "a.py", "c.py", "sub/__init__.py",
+    assert found == {"__init__.py", "pipeline/__init__.py", "pipeline/submission.py", "a.py", "c.py", "sub/__init__.py",
                      "sub/b.py", "d.py"}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import BwrapSandbox, SubprocessSandbox, choose_sandbox
+from autograder.run.job_output import read_job_output
+from autograder.run.sandbox import BwrapSandbox, SubprocessSandbox, choose_sandbox
 from autograder.settings import Limits
-from autograder.values import read_job_output
 
 MB = 1 << 20
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
@@ -55,7 +55,7 @@ def facts(job):
 
 @needs_bwrap
 def test_bwrap_isolates_network_files_and_privileges(make_job, monkeypatch):
-    from autograder.sandbox.base import RUNTIME_DIR
+    from autograder.run.sandbox.base import RUNTIME_DIR
 
     monkeypatch.setenv("SECRET_FOR_TEST", "1")
     repo = str(RUNTIME_DIR.parent.parent)
@@ -129,7 +129,7 @@ def test_subprocess_sandbox_runs_and_is_named_weak(make_job):
 
 
 def test_fallback_is_loud(monkeypatch, capsys):
-    from autograder.sandbox import bwrap as bw
+    from autograder.run.sandbox import bwrap as bw
 
     monkeypatch.setattr(bw.BwrapSandbox, "problem", staticmethod(lambda: "bwrap is not installed"))
     box = choose_sandbox("auto")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder import seeds
-from autograder.exercise import load_exercise
-from autograder.jobs import run_job, write_job
-from autograder.key import reference_cells
-from autograder.loader import CodeCell
-from autograder.sandbox import SubprocessSandbox
+from autograder.judge.answer_key import reference_cells
+from autograder.load.exercise import load_exercise
+from autograder.load.notebook import CodeCell
+from autograder.run import seeds
+from autograder.run.job_output import read_job_output
+from autograder.run.jobs import run_job, write_job
+from autograder.run.sandbox import SubprocessSandbox
 from autograder.settings import Limits, load_settings
-from autograder.values import read_job_output
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = 987_654_321  # distinctive digits, so a leak shows as a substring

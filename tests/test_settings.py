@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course
+from autograder.pipeline import batch as course
 from autograder.settings import (
     GRADING_KEYS,
     TABLES,

@@ -2,8 +2,8 @@
 
 import pytest
 
+from autograder.review.similarity import MIN_TOKENS, own_code, similar_pairs, token_count
 from autograder.settings import SimilaritySettings, load_settings
-from autograder.similarity import MIN_TOKENS, own_code, similar_pairs, token_count
 
 ORIGINAL = '''
 def pairwise_sq_distances(x, y):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.exercise import exercise_names, load_exercise
-from autograder.release import solution_sources
+from autograder.judge.static import LOOPS, run_static_checks
+from autograder.load.exercise import exercise_names, load_exercise
+from autograder.load.release import solution_sources
 from autograder.settings import load_settings
-from autograder.static import LOOPS, run_static_checks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,10 +143,10 @@ def test_every_exercise_with_rules_is_covered():
 @pytest.mark.xdist_group("03_autodiff")
 def test_03_with_local_variables_named_gradient_and_jvp_keeps_full_marks(tmp_path):
     """End to end: the issue's case, graded in the sandbox against the answer key."""
-    from autograder.grading import find_submissions, grade_all
-    from autograder.key import build_key
-    from autograder.release import reference_submission, with_cells, write_submission
-    from autograder.sandbox import close_sandbox, make_sandbox
+    from autograder.judge.answer_key import build_key
+    from autograder.load.release import reference_submission, with_cells, write_submission
+    from autograder.pipeline.submission import find_submissions, grade_all
+    from autograder.run.sandbox import close_sandbox, make_sandbox
 
     ex = load_exercise(SETTINGS, "03_autodiff")
     sources = solution_sources(ex)

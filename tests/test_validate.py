@@ -7,11 +7,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import validate as validate_module
-from autograder.loader import grade_id
-from autograder.sandbox.base import SandboxRun
+from autograder.load.notebook import grade_id
+from autograder.review import validate as validate_module
+from autograder.review.validate import Status, ValidationReport, validate
+from autograder.run.sandbox.base import SandboxRun
 from autograder.settings import load_settings
-from autograder.validate import Status, ValidationReport, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 EX = "01_tensors"
@@ -287,7 +287,7 @@ def test_alone_foreign_notebook_is_rejected(student_dir):
 
 
 def test_cli_outside_the_course(student_dir, capsys):
-    from autograder.cli import main
+    from autograder.cli.main import main
 
     path = student_dir / f"{EX}.ipynb"
     shutil.copyfile(RELEASE, path)
@@ -302,8 +302,8 @@ def test_cli_outside_the_course(student_dir, capsys):
 
 
 def test_nbgrader_results_shape():
-    from autograder.nbgrader_validator import nbgrader_results
-    from autograder.validate import QuestionCheck
+    from autograder.integrations.nbgrader_validator import nbgrader_results
+    from autograder.review.validate import QuestionCheck
 
     ok = ValidationReport(Path("a.ipynb"), None, questions=(QuestionCheck("q1", 2, Status.PASSED),))
     assert nbgrader_results(ok, {}) == {}
@@ -381,7 +381,7 @@ def test_reference_alone_passes_and_its_time_is_printed(name, student_dir, capsy
     """
     import time
 
-    from autograder.cli import main
+    from autograder.cli.main import main
 
     path = student_dir / "finished.ipynb"
     shutil.copyfile(ROOT / "solutions" / name / f"{name}.ipynb", path)

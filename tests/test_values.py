@@ -5,8 +5,8 @@ import pickle
 import numpy as np
 import pytest
 
+from autograder.run.job_output import read_job_output
 from autograder.runtime.channel import Channel
-from autograder.values import read_job_output
 
 MB = 1 << 20
 
@@ -133,7 +133,7 @@ def test_hostile_fields_are_coerced(out):
 
 # --- hostile output: every reader limit (issue 12, item 3) ---
 
-from autograder.values import read_job_dir  # noqa: E402
+from autograder.run.job_output import read_job_dir  # noqa: E402
 
 
 def npy_with_header(path, shape, descr="<f8", payload=b""):

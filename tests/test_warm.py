@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox.warm import WarmPool
+from autograder.run.job_output import read_job_output
+from autograder.run.sandbox.warm import WarmPool
 from autograder.settings import Limits
-from autograder.values import read_job_output
 
 MB = 1 << 20
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("warm")]

@@ -40,7 +40,9 @@ def main(job_dir: str) -> int:
     channel = Channel(out_dir, int(job.get("max_value_bytes", 16 << 20)))
     # Only derived seeds reach a job (the course seed stays on the trusted side).
     if "notebook_seed" not in job:
-        raise ValueError("job.json has no notebook_seed: build jobs with autograder.jobs.write_job")
+        raise ValueError(
+            "job.json has no notebook_seed: build jobs with autograder.run.jobs.write_job"
+        )
     seed = int(job["notebook_seed"]) & 0x7FFFFFFF
     test_seeds = {str(k): int(v) for k, v in dict(job.get("test_seeds") or {}).items()}
     if job.get("tensorflow", True):

@@ -1,6 +1,6 @@
 """The sandbox side of the value channel: record values as JSON plus ``.npy`` files.
 
-The trusted side reads these files with :mod:`autograder.values`, which enforces the
+The trusted side reads these files with :mod:`autograder.run.job_output`, which enforces the
 limits again; everything here is a convenience for honest graders, not a guarantee.
 """
 

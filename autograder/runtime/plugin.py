@@ -23,7 +23,7 @@ Tests record values; they do not decide pass or fail. Whatever outcome pytest re
 only used to explain a failure to the student.
 
 Seeds: the job never holds the course seed. The trusted side derives one seed per test
-function (:mod:`autograder.seeds`); a test without one fails with a grader-author error
+function (:mod:`autograder.run.seeds`); a test without one fails with a grader-author error
 rather than run under a seed anyone could guess.
 """
 
@@ -46,7 +46,7 @@ from .channel import TESTS_FILE, Channel
 
 #: Tolerance keywords ``expect`` accepts (the trusted side uses the reference's values).
 TOLERANCE_KEYS = frozenset({"rtol", "atol", "check_dtype", "tensor", "exact"})
-#: Names of hand-over folders (the trusted side checks them again: autograder/fresh.py).
+#: Names of hand-over folders (the trusted side checks them again: autograder/run/fresh_process.py).
 HANDOVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: The trusted side's account of each hand-over, in the fresh job's ``in/``.
 HANDOVER_REPORT = "handover.json"

@@ -14,9 +14,10 @@ c.Exchange.root = os.environ.get("GRADETAPE_EXCHANGE", "/srv/nbgrader/exchange")
 # GradeTape's Validate: the Validate button reports per question what `gradetape validate`
 # does (each visible self-check passed, failed with its hint, or not attempted), from the
 # notebook alone. nbgrader has no setting for the validator's class, so this binds it (see
-# autograder/nbgrader_validator.py); without the autograder package, nbgrader's own runs.
+# autograder/integrations/nbgrader_validator.py); without the autograder package,
+# nbgrader's own runs.
 try:
-    from autograder.nbgrader_validator import use_gradetape_validator
+    from autograder.integrations.nbgrader_validator import use_gradetape_validator
 except ImportError:
     pass
 else:

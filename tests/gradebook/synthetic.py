@@ -25,7 +25,7 @@ NOT_ATTEMPTED_MESSAGE = "your code raised NotImplementedError: "
 
 @dataclass(frozen=True)
 class FakePair:
-    """Shaped like :class:`autograder.similarity.SimilarPair` for ``record_similarity``."""
+    """Shaped like :class:`autograder.review.similarity.SimilarPair` for ``record_similarity``."""
 
     student_a: str
     student_b: str

@@ -1,0 +1,1 @@
+"""The ``gradetape`` command: argument parsing, input checks, progress, the demo."""

@@ -1,0 +1,1 @@
+"""GradeTape inside other systems: nbgrader's autograde and Validate, Gradescope bundles."""

@@ -1,0 +1,400 @@
+"""The trusted side of the value channel: read what a sandbox job wrote, defensively.
+
+Only JSON lines and ``.npy`` arrays are read, through file descriptors opened relative to
+the job's own directory without following symbolic links at any component (the job folder,
+``out``, ``values`` and each file). JSON is parsed within :class:`~.readers.ReaderLimits`
+(depth, integer size, line length, record count); arrays are loaded with
+``allow_pickle=False`` after their header has been checked (numeric dtype, rank, element
+count and bytes, computed without overflow, and the file's real size). Error texts are cut
+to their first line. Anything else the sandbox left behind is ignored. Nothing here raises
+on hostile input: problems are collected as readable strings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autograder.load.readers import (
+    DEFAULT_LIMITS,
+    ReaderLimits,
+    Unreadable,
+    check_array_header,
+    error_line,
+    loads,
+    safe_tag,
+    short_error,
+)
+from autograder.runtime.channel import ALLOWED_KINDS, CELLS_FILE, TESTS_FILE, VALUES_DIR
+
+_VALUE_FILE = re.compile(r"^v\d{5}\.npy$")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+#: The folder of a job directory the sandbox writes to.
+OUT_DIR = "out"
+
+
+@dataclass(frozen=True)
+class Value:
+    """One recorded value: a numeric array, a string, ``None``, or a conversion error.
+
+    ``kind`` (``"tf.Tensor"``, ``"ndarray"`` ...) is the type the job reported: text for
+    messages only, never for scoring. ``tensor`` is the grader's own check that the value
+    was a genuine eager tensor (``expect(..., tensor=True)`` requires it).
+    """
+
+    kind: str
+    array: np.ndarray | None = None
+    text: str | None = None
+    error: str = ""
+    tensor: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A value recorded by ``expect`` with the tolerance the grader asked for."""
+
+    name: str
+    value: Value
+    tolerance: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    """What one hidden test reported from inside the sandbox."""
+
+    __test__ = False  # not a pytest test class
+
+    test: str
+    question: str
+    points: float
+    timeout: float
+    gpu: bool
+    outcome: str
+    message: str
+    values: tuple[Recorded, ...]
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """The outcome of one notebook cell."""
+
+    index: int
+    cell_id: str
+    ok: bool
+    error: str
+
+
+@dataclass
+class JobOutput:
+    """Everything read back from one job."""
+
+    tests: dict[str, TestRecord] = field(default_factory=dict)
+    cells: list[CellRecord] = field(default_factory=list)
+    started_cells: list[int] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    collect_errors: list[str] = field(default_factory=list)
+    runtime_error: str = ""
+    devices: list[str] = field(default_factory=list)
+    tf32: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the runtime reached the end of the grader."""
+        return "done" in self.events
+
+
+class _Reader:
+    """Reads files under one directory fd without following symlinks, within a byte budget."""
+
+    def __init__(self, dir_fd: int, budget: int, problems: list[str], limits: ReaderLimits) -> None:
+        self.dir_fd = dir_fd
+        self.budget = budget
+        self.problems = problems
+        self.limits = limits
+
+    def open(self, name: str) -> int | None:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self.dir_fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self.problems.append(f"{name}: cannot be opened ({exc.strerror})")
+            return None
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            self.problems.append(f"{name}: cannot be read; ignored")
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            self.problems.append(f"{name}: not a regular file; ignored")
+            return None
+        if info.st_size > self.budget:
+            os.close(fd)
+            self.problems.append(f"{name}: {info.st_size} bytes is over the size limit; ignored")
+            return None
+        self.budget -= info.st_size
+        return fd
+
+    def read_bytes(self, name: str, limit: int) -> bytes | None:
+        fd = self.open(name)
+        if fd is None:
+            return None
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            self.problems.append(f"{name}: cannot be read ({exc.strerror})")
+            return None
+        if len(data) > limit:
+            self.problems.append(f"{name}: over {limit} bytes; ignored")
+            return None
+        return data
+
+
+def _jsonl(reader: _Reader, name: str) -> list[dict[str, Any]]:
+    limits = reader.limits
+    data = reader.read_bytes(name, limits.jsonl_bytes)
+    records: list[dict[str, Any]] = []
+    if data is None:
+        return records
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        if len(records) >= limits.records:
+            reader.problems.append(f"{name}: more than {limits.records} records; the rest ignored")
+            break
+        if len(line) > limits.line_bytes:
+            reader.problems.append(f"{name}: line {number} is over {limits.line_bytes} bytes")
+            continue
+        try:
+            record = loads(
+                line.decode("utf-8", errors="replace"), limits.json_depth, limits.int_digits
+            )
+        except Unreadable as exc:
+            reader.problems.append(f"{name}: line {number} ignored (not JSON we accept: {exc})")
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _load_array(reader: _Reader, name: str, max_bytes: int) -> Value | str:
+    """Load one ``.npy`` file, or return why it was refused."""
+    if not _VALUE_FILE.match(name):
+        return "bad value file name"
+    fd = reader.open(name)
+    if fd is None:
+        return "value file missing or refused"
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            array = _read_npy(fh, max_bytes, reader.limits)
+    except Unreadable as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a hostile file is a refused value, never a crash
+        return f"unreadable array ({type(exc).__name__})"
+    if not isinstance(array, np.ndarray):
+        return "not an array"
+    return Value(kind="", array=array)
+
+
+def _read_npy(fh: Any, max_bytes: int, limits: ReaderLimits) -> np.ndarray:
+    """Check an open ``.npy`` file's header, then its size, then load it without pickle."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    else:
+        raise Unreadable(f"unsupported .npy version {version}")
+    if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields or dtype.subdtype:
+        raise Unreadable(f"dtype {dtype} is not allowed")
+    size = check_array_header(shape, dtype.itemsize, max_bytes, limits)
+    if os.fstat(fh.fileno()).st_size - fh.tell() != size:
+        raise Unreadable("the array file's size does not match its header")
+    fh.seek(0)
+    return np.lib.format.read_array(fh, allow_pickle=False)
+
+
+def _value(reader: _Reader | None, raw: Any, max_bytes: int) -> Value:
+    if not isinstance(raw, dict):
+        return Value(kind="?", error="malformed record")
+    kind = safe_tag(raw.get("kind", "?"))
+    tensor = raw.get("tensor") is True
+    if raw.get("error"):
+        return Value(kind=kind, error=short_error(raw["error"]), tensor=tensor)
+    if "str" in raw:
+        return Value(kind=kind, text=str(raw["str"])[:10_000], tensor=tensor)
+    if "file" in raw and reader is not None:
+        loaded = _load_array(reader, str(raw["file"]), max_bytes)
+        if isinstance(loaded, str):
+            reader.problems.append(f"{VALUES_DIR}/{str(raw['file'])[:40]}: {loaded}")
+            return Value(kind=kind, error=loaded, tensor=tensor)
+        return Value(kind=kind, array=loaded.array, tensor=tensor)
+    return Value(kind=kind, tensor=tensor)
+
+
+def _float(raw: Any, default: float) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return default
+    try:
+        number = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return number if np.isfinite(number) else default
+
+
+def read_job_dir(
+    job_dir: str,
+    max_value_bytes: int,
+    max_total_bytes: int,
+    limits: ReaderLimits = DEFAULT_LIMITS,
+) -> JobOutput:
+    """Read the output of the job in ``job_dir``. Never raises for anything the sandbox wrote.
+
+    The job folder is opened without following a symbolic link, then ``out`` relative to
+    it, so a job that deleted its ``out`` folder or swapped it (or the job folder) for a
+    symlink gets no values and a problem saying so, never a read outside its own folder.
+
+    Args:
+        job_dir: The job's directory (holds ``in/`` and ``out/``).
+        max_value_bytes: Largest array accepted.
+        max_total_bytes: Budget for all files read together.
+        limits: The readers' limits.
+    """
+    output = JobOutput()
+    try:
+        job_fd = os.open(job_dir, _DIR_FLAGS)
+    except OSError as exc:
+        output.problems.append(f"the job folder is missing or not a folder ({exc.strerror})")
+        return output
+    try:
+        try:
+            out_fd = os.open(OUT_DIR, _DIR_FLAGS, dir_fd=job_fd)
+        except OSError as exc:
+            output.problems.append(f"no output directory ({exc.strerror})")
+            return output
+        _read_out(out_fd, output, max_value_bytes, max_total_bytes, limits)
+    finally:
+        os.close(job_fd)
+    return output
+
+
+def read_job_output(
+    out_dir: str,
+    max_value_bytes: int,
+    max_total_bytes: int,
+    limits: ReaderLimits = DEFAULT_LIMITS,
+) -> JobOutput:
+    """Read an output directory (its last component is not followed if a symlink).
+
+    Prefer :func:`read_job_dir` for a job the sandbox just ran; this reads copies the
+    trusted side keeps (cached keys and variant runs). Never raises for its content.
+
+    Args:
+        out_dir: The ``out`` directory.
+        max_value_bytes: Largest array accepted.
+        max_total_bytes: Budget for all files read together.
+        limits: The readers' limits.
+    """
+    output = JobOutput()
+    try:
+        dir_fd = os.open(out_dir, _DIR_FLAGS)
+    except OSError as exc:
+        output.problems.append(f"no output directory ({exc.strerror})")
+        return output
+    _read_out(dir_fd, output, max_value_bytes, max_total_bytes, limits)
+    return output
+
+
+def _read_out(
+    dir_fd: int, output: JobOutput, max_value_bytes: int, max_total_bytes: int, limits: ReaderLimits
+) -> None:
+    """Read everything under an open ``out`` directory fd (closed here)."""
+    try:
+        reader = _Reader(dir_fd, max_total_bytes, output.problems, limits)
+        _read_cells(reader, output)
+        err = reader.read_bytes("runtime_error.txt", 20_000)
+        if err:
+            output.runtime_error = err.decode("utf-8", errors="replace")
+        values_reader = None
+        try:
+            vfd = os.open(VALUES_DIR, _DIR_FLAGS, dir_fd=dir_fd)
+            values_reader = _Reader(vfd, reader.budget, output.problems, limits)
+        except OSError:
+            vfd = -1
+        try:
+            _read_tests(reader, values_reader, output, max_value_bytes)
+        finally:
+            if vfd >= 0:
+                os.close(vfd)
+    except Exception as exc:  # noqa: BLE001 - a reader bug must not stop a batch
+        output.problems.append(f"the output could not be read ({type(exc).__name__})")
+    finally:
+        os.close(dir_fd)
+
+
+def _read_cells(reader: _Reader, output: JobOutput) -> None:
+    for rec in _jsonl(reader, CELLS_FILE):
+        event = str(rec.get("event", ""))
+        index = rec.get("index")
+        if type(index) is not int or not 0 <= index < 1_000_000:
+            index = None
+        if event == "start" and index is not None:
+            output.started_cells.append(index)
+        elif event == "end" and index is not None:
+            output.cells.append(
+                CellRecord(
+                    index=index,
+                    cell_id=short_error(rec.get("cell_id", ""), 100),
+                    ok=rec.get("ok") is True,
+                    error=short_error(rec.get("error", "")),
+                )
+            )
+        elif event in {"ready", "grading", "done"}:
+            output.events.append(event)
+            if event == "ready" and isinstance(rec.get("devices"), list):
+                output.devices = [str(d)[:100] for d in rec["devices"][:16]]
+                output.tf32 = rec.get("tf32") is True
+
+
+def _read_tests(
+    reader: _Reader, values_reader: _Reader | None, output: JobOutput, max_bytes: int
+) -> None:
+    for rec in _jsonl(reader, TESTS_FILE):
+        if "collect_error" in rec:
+            output.collect_errors.append(str(rec.get("message", ""))[:3000])  # instructor-only
+            continue
+        test = str(rec.get("test", ""))[:300]
+        if not test or test in output.tests:
+            continue
+        raw_values = rec.get("values")
+        values: list[Recorded] = []
+        for raw in raw_values if isinstance(raw_values, list) else []:
+            if not isinstance(raw, dict):
+                continue
+            tol = raw.get("tol")
+            values.append(
+                Recorded(
+                    name=str(raw.get("name", ""))[:200],
+                    value=_value(values_reader, raw, max_bytes),
+                    tolerance=tol if isinstance(tol, dict) else {},
+                )
+            )
+        output.tests[test] = TestRecord(
+            test=test,
+            question=str(rec.get("question", ""))[:200],
+            points=_float(rec.get("points"), 0.0),
+            timeout=_float(rec.get("timeout"), 0.0),
+            gpu=rec.get("gpu") is True,
+            outcome=str(rec.get("outcome", ""))[:20],
+            message=error_line(rec.get("message", "")),
+            values=tuple(values),
+        )
