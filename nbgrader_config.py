@@ -30,30 +30,29 @@ c.CourseDirectory.ignore = [
     "*.weights.h5", "checkpoints", "export", "*.npz",
 ]
 
-# --- GradeTape autograder (helper "nbg"): `nbgrader autograde` runs GradeTape's hidden graders ---
+# --- GradeTape autograder: `nbgrader autograde` runs GradeTape's hidden graders ---------------
 # nbgrader's Execute step is replaced by GradeTape's grader (sandboxed hidden tests; each grade
 # cell gets the verdicts and points that SaveAutoGrades stores); the late penalty comes from the
 # [grading] table of gradetape.toml; feedback pages open with GradeTape's summary (status, how
-# late and what it cost, notes about the run). Classes are named by string: nbgrader commands
-# that never autograde import nothing of GradeTape.
-# See autograder/integrations/nbgrader_autograde.py.
-c.Autograde.autograde_preprocessors = [
-    "autograder.integrations.nbgrader_autograde.GradeTapeGrade",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-c.AssignLatePenalties.plugin_class = (
-    "autograder.integrations.nbgrader_autograde.GradeTapeLatePenalty"
-)
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "autograder.integrations.nbgrader_autograde.GradeTapeFeedbackSummary",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+# late and what it cost, notes about the run). The steps are listed once, in
+# autograder/integrations/nbgrader_steps.py (which `gradetape grade` instantiates too); it
+# imports nothing, and the classes are named by string, so nbgrader commands that never
+# autograde import nothing of GradeTape's engine.
+try:
+    from autograder.integrations import nbgrader_steps as steps
+except ImportError:
+    # The autograder package is not importable from this Python (installed elsewhere): read
+    # the list from beside this file. `nbgrader autograde` then stops with nbgrader's "could
+    # not import GradeTapeGrade" rather than running notebooks in nbgrader's own kernel (a
+    # different score).
+    import runpy
+    import types
+
+    path = os.path.join(c.CourseDirectory.root, "autograder", "integrations", "nbgrader_steps.py")
+    steps = types.SimpleNamespace(**runpy.run_path(path))
+c.Autograde.autograde_preprocessors = list(steps.AUTOGRADE_PREPROCESSORS)
+c.AssignLatePenalties.plugin_class = steps.LATE_PENALTY_PLUGIN
+c.GenerateFeedback.preprocessors = list(steps.FEEDBACK_PREPROCESSORS)
 # --- end GradeTape autograder ---
 
 # --- GradeTape's Validate: `nbgrader validate` and JupyterLab's Validate button --------------

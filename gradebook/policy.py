@@ -221,7 +221,7 @@ def late_penalty_points(
     """Return the points a submission ``days`` started days late loses under ``policy``.
 
     THE late-penalty rule: nbgrader's ``late_submission_penalty`` (written through
-    :class:`autograder.integrations.nbgrader_autograde.GradeTapeLatePenalty`), every export,
+    :class:`autograder.integrations.nbgrader_late.GradeTapeLatePenalty`), every export,
     table, report and feedback page use this number. ``min(days * per_day, cap)`` of the
     basis, never more than the points earned (as nbgrader caps it), never below 0.
 

@@ -10,14 +10,13 @@ import pytest
 
 from autograder.load.exercise import Exercise
 from autograder.run.fresh_process import (
-    REPORT_FILE,
     FreshPlan,
     FreshPlanError,
-    copy_handover,
     fresh_plan,
     merge_outputs,
     run_graded,
 )
+from autograder.run.handover import REPORT_FILE, copy_handover
 from autograder.run.job_output import JobOutput, TestRecord
 from autograder.run.sandbox.bwrap import BwrapSandbox
 from autograder.run.sandbox.process import SubprocessSandbox

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade, is_grade
 
-from autograder.integrations.nbgrader_autograde import fill_grade_cells, verdict_text
+from autograder.integrations.nbgrader_grade import fill_grade_cells, verdict_text
 from autograder.results import QuestionResult, Status, SubmissionResult, TestResult
 
 ROOT = Path(__file__).resolve().parent.parent
