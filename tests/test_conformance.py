@@ -19,7 +19,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.cli.demo import build_class
 from autograder.judge.answer_key import build_key
 from autograder.judge.misconceptions import build_variant_runs, variant_tests
 from autograder.load.exercise import exercise_names, load_exercise
@@ -31,6 +30,7 @@ from autograder.load.release import (
     with_cells,
     write_submission,
 )
+from autograder.load.sample_class import build_class
 from autograder.pipeline.submission import find_submissions, grade_all
 from autograder.results import Status
 from autograder.run.sandbox import close_sandbox, make_sandbox

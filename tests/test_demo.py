@@ -4,8 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from autograder.cli.demo import DEMO_EXERCISES, DEMO_VARIANTS, DUE, LATE_BY, build_class, demo_plan
 from autograder.load.exercise import exercise_names, load_exercise
+from autograder.load.sample_class import (
+    DEMO_EXERCISES,
+    DEMO_VARIANTS,
+    DUE,
+    LATE_BY,
+    build_class,
+    demo_plan,
+)
 from autograder.pipeline.submission import find_submissions
 from autograder.settings import load_settings
 

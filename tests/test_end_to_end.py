@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autograder.cli.demo import build_class
 from autograder.cli.main import main
 from autograder.load.exercise import load_exercise
 from autograder.load.release import nbgrader_env
+from autograder.load.sample_class import build_class
 from autograder.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,10 +27,10 @@ import pandas as pd
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.cli.demo import build_class
 from autograder.cli.main import main
 from autograder.load.exercise import load_exercise
 from autograder.load.release import nbgrader_env, reference_submission, with_cells, write_submission
+from autograder.load.sample_class import build_class
 from autograder.settings import load_settings
 from gradebook import canvas_table, per_student_table, to_parquet, wide_table
 from gradebook.policy import late_penalty_points, load_policy

@@ -6,7 +6,10 @@ database, assignment name or ``gradetape.toml`` key (one line says what to do, c
 before any slow work), or a grader that fails its own reference solution.
 
 Start-up stays quick: this module imports only the standard library and the cheap
-:mod:`autograder.cli.preflight`; each command imports what it needs when it runs.
+:mod:`autograder.cli.preflight` (through the two below); each command imports what it needs
+when it runs.
+The parser and the dispatch are here, each command's checks in :mod:`autograder.cli.checks`
+and what it does in :mod:`autograder.cli.commands`.
 """
 
 from __future__ import annotations
@@ -15,311 +18,31 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from autograder.cli.preflight import (
-    UsageError,
-    check_database,
-    check_exercises,
-    check_graded,
-    check_notebook,
-    check_output_file,
-    check_output_folder,
-    check_root,
-    check_scheduler,
-    check_submitted,
+from autograder.cli.checks import (
+    check_audit,
+    check_bundle,
+    check_demo,
+    check_export,
+    check_grade,
+    check_release,
+    check_report,
+    check_validate,
 )
-
-if TYPE_CHECKING:
-    from autograder.settings import CourseSettings
+from autograder.cli.commands import (
+    cmd_audit,
+    cmd_demo,
+    cmd_export,
+    cmd_grade,
+    cmd_gradescope_bundle,
+    cmd_release,
+    cmd_report,
+    cmd_validate,
+)
+from autograder.cli.preflight import UsageError
 
 EXIT_USAGE = 2
-
-
-def _root(args: argparse.Namespace) -> Path:
-    return Path(args.root).resolve()
-
-
-def _settings(args: argparse.Namespace) -> CourseSettings:
-    """The course settings for these arguments (read once per command line)."""
-    cached = getattr(args, "_course_settings", None)
-    if cached is not None:
-        return cached
-    from autograder.settings import load_settings
-
-    settings = load_settings(
-        _root(args),
-        db_url=getattr(args, "db", None),
-        submitted=Path(args.submitted).resolve() if getattr(args, "submitted", None) else None,
-        isolation=getattr(args, "isolation", None),
-        workers=getattr(args, "workers", None),
-        warm=False if getattr(args, "cold", False) else None,
-        scheduler=getattr(args, "scheduler", None),
-        cache_dir=Path(args.cache_dir).resolve() if getattr(args, "cache_dir", None) else None,
-    )
-    args._course_settings = settings
-    return settings
-
-
-def _check_course(args: argparse.Namespace, names: Sequence[str] = ()) -> CourseSettings:
-    """The root is a course, ``gradetape.toml`` is valid and every name is an exercise."""
-    check_root(_root(args))
-    settings = _settings(args)
-    check_exercises(settings.root, names)
-    return settings
-
-
-def _check_gradebook(args: argparse.Namespace, must_exist: bool) -> CourseSettings:
-    """The root exists, ``gradetape.toml`` is valid and the gradebook can be reached."""
-    root = _root(args)
-    if not root.is_dir():
-        raise UsageError(f"the course root {root} does not exist; pass --root COURSE")
-    settings = _settings(args)
-    check_database(settings.database, bool(getattr(args, "db", None)), must_exist)
-    return settings
-
-
-def check_release(args: argparse.Namespace) -> None:
-    """``release``: the exercises exist and the gradebook can be written."""
-    settings = _check_course(args, args.assignment)
-    check_database(settings.database, bool(args.db), must_exist=False)
-
-
-def check_grade(args: argparse.Namespace) -> None:
-    """``grade``: the exercise, the submissions, the gradebook and the options make sense."""
-    settings = _check_course(args, [args.assignment])
-    check_submitted(settings.submitted_dir, args.assignment, bool(args.submitted))
-    if args.cache_dir:
-        check_output_folder(Path(args.cache_dir), "--cache-dir")
-    if args.scheduler:
-        check_scheduler(args.scheduler)
-    check_database(settings.database, bool(args.db), must_exist=False)
-
-
-def check_export(args: argparse.Namespace) -> None:
-    """``export``: the format's options, the output path and the gradebook."""
-    if args.format == "gradescope":
-        if not args.assignment:
-            raise UsageError("--format gradescope needs --assignment NAME (the one to export)")
-        if not args.output and not args.student:
-            raise UsageError(
-                "--format gradescope needs --output FOLDER (one <student>/results.json each) "
-                "or --student ID"
-            )
-    else:
-        for option in ("assignment", "student"):
-            if getattr(args, option):
-                raise UsageError(
-                    f"--{option} is only for --format gradescope; leave it out for "
-                    f"--format {args.format}"
-                )
-        if args.format == "parquet" and not args.output:
-            raise UsageError("--format parquet needs --output DIRECTORY (one file per table)")
-    if args.output:
-        folder = args.format == "parquet" or (args.format == "gradescope" and not args.student)
-        check = check_output_folder if folder else check_output_file
-        check(Path(args.output), "--output")
-    settings = _check_gradebook(args, must_exist=True)
-    if args.assignment:
-        check_graded(settings.database, args.assignment)
-
-
-def check_report(args: argparse.Namespace) -> None:
-    """``report``: the output path, the gradebook and the assignment exist."""
-    check_output_file(Path(args.output), "--output")
-    settings = _check_gradebook(args, must_exist=True)
-    if args.assignment:
-        check_graded(settings.database, args.assignment)
-
-
-def check_bundle(args: argparse.Namespace) -> None:
-    """``gradescope-bundle``: the exercise exists and the zip can be written."""
-    _check_course(args, [args.exercise])
-    check_output_file(Path(args.output), "--output")
-
-
-def check_validate(args: argparse.Namespace) -> None:
-    """``validate``: the notebook is a notebook file and ``gradetape.toml`` is valid."""
-    check_notebook(Path(args.notebook))
-    _settings(args)
-
-
-def check_audit(args: argparse.Namespace) -> None:
-    """``audit``: the exercise exists and the outputs can be written."""
-    _check_course(args, [args.exercise])
-    if args.html:
-        check_output_folder(Path(args.html).resolve().parent, "--html")
-    if args.cache_dir:
-        check_output_folder(Path(args.cache_dir), "--cache-dir")
-
-
-def check_demo(args: argparse.Namespace) -> None:
-    """``demo``: the exercises exist and the demo folder can be made."""
-    _check_course(args, args.assignment)
-    check_output_folder(Path(args.out), "--out")
-
-
-def cmd_release(args: argparse.Namespace) -> int:
-    """Release assignments with nbgrader."""
-    from autograder.load.exercise import exercise_names
-    from autograder.load.release import release
-
-    settings = _settings(args)
-    names = args.assignment or exercise_names(settings)
-    for name in names:
-        path = release(settings, name, settings.database)
-        print(f"released {name} -> {path.relative_to(settings.root)}")
-    return 0
-
-
-def cmd_grade(args: argparse.Namespace) -> int:
-    """Grade every submission of an assignment into the gradebook."""
-    from autograder.cli.progress import make_progress
-
-    settings = _settings(args)
-    progress = None if args.quiet else make_progress(settings.worker_count)
-    try:
-        if progress is not None:
-            progress.stage("load")
-        from autograder.pipeline.batch import grade_assignment
-        from gradebook import format_table, per_student_table
-
-        report = grade_assignment(
-            settings,
-            args.assignment,
-            on_result=progress.result if progress else None,
-            force=args.force,
-            on_stage=progress.stage if progress else None,
-        )
-        if progress is not None:
-            progress.finish()
-    finally:
-        if progress is not None:
-            progress.close()
-    print(f"{args.assignment}: {len(report.results)} submissions graded ({report.isolation})")
-    print(format_table(per_student_table(settings.database, _policy(settings))))
-    return 0
-
-
-def _policy(settings: Any) -> Any:
-    """The course's grading policy from the ``[grading]`` table of ``gradetape.toml``."""
-    from gradebook.policy import load_policy
-
-    try:
-        return load_policy(settings.root)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    """Export the gradebook: long CSV, wide CSV, Canvas CSV, Parquet or Gradescope JSON."""
-    from autograder.cli.quickstart import light_nbgrader
-
-    light_nbgrader()
-    from gradebook import canvas_csv, export_long, to_csv, to_parquet, wide_csv
-
-    settings = _settings(args)
-    target = args.output or sys.stdout
-    if args.format == "gradescope":
-        return _export_gradescope(args, settings.database)
-    if args.format == "csv":
-        to_csv(export_long(settings.database), target)
-    elif args.format == "wide":
-        wide_csv(settings.database, target, _policy(settings))
-    elif args.format == "canvas":
-        canvas_csv(settings.database, target, policy=_policy(settings))
-    else:
-        for name, path in to_parquet(settings.database, args.output, _policy(settings)).items():
-            print(f"{name}: {path}")
-    return 0
-
-
-def _export_gradescope(args: argparse.Namespace, db_url: str) -> int:
-    """``--format gradescope``: one student's results.json, or one per student in a folder."""
-    import json
-
-    from gradebook.lms import gradescope_results, write_gradescope_folder, write_gradescope_results
-
-    try:
-        if args.student:
-            if args.output:
-                path = write_gradescope_results(
-                    db_url, args.assignment, args.student, args.output, visibility=args.visibility
-                )
-                print(f"{args.student}: {path}")
-            else:
-                results = gradescope_results(
-                    db_url, args.assignment, args.student, visibility=args.visibility
-                )
-                print(json.dumps(results, indent=2))
-            return 0
-        paths = write_gradescope_folder(
-            db_url, args.assignment, args.output, visibility=args.visibility
-        )
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0]) if exc.args else str(exc)) from None
-    print(f"{len(paths)} results.json files under {args.output}")
-    return 0
-
-
-def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
-    """Build the Gradescope autograder zip of one exercise."""
-    from autograder.integrations.gradescope_bundle import build_bundle
-
-    settings = _settings(args)
-    path = build_bundle(settings, args.exercise, Path(args.output))
-    size = path.stat().st_size / 1e6
-    print(f"{args.exercise}: Gradescope autograder bundle {path} ({size:.1f} MB)")
-    print("  upload it in Gradescope: Configure Autograder > Zip file upload.")
-    print("  it holds the course seed and the answer key: keep it off anything students see.")
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """Write the HTML report and the per-student feedback pages."""
-    from autograder.cli.quickstart import light_nbgrader
-
-    light_nbgrader()
-    from gradebook import write_all_feedback
-    from gradebook.report import write_report
-
-    settings = _settings(args)
-    path = write_report(settings.database, Path(args.output).resolve(), _policy(settings))
-    print(f"report: {path}")
-    pages = write_all_feedback(
-        settings.database,
-        settings.root,
-        assignment=args.assignment,
-        policy=_policy(settings),
-        submitted=settings.submitted_dir,
-    )
-    print(f"feedback: {len(pages)} pages under {settings.root / 'feedback'}")
-    return 0
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    """Run a notebook's visible self-checks and say what would be graded."""
-    from autograder.run.sandbox.early import EarlySandbox
-
-    settings = _settings(args)
-    # The sandbox's worker (TensorFlow's import) starts now, while the notebook is read.
-    early = EarlySandbox(settings.isolation, settings.limits)
-    try:
-        from autograder.review.validate import validate
-
-        report = validate(Path(args.notebook), settings, sandbox=early if early.usable else None)
-    finally:
-        early.close()
-    print(report.format())
-    return int(report.exit_code)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Release, grade a demo class and check its scores, print the table, write the report."""
-    from autograder.cli.demo import run_demo
-
-    return run_demo(_root(args), Path(args.out).resolve(), args.assignment or None, args.all)
 
 
 class _VersionAction(argparse.Action):
@@ -406,26 +129,6 @@ MAIN_EPILOG = """examples:
 Settings live in gradetape.toml in the course root (an unknown key is an error).
 exit status: 0 done; 2 a bad input or grading could not run (one line says what to do).
 """
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    """Mutation audit of a grader: which plausible mistakes still get full marks."""
-    from autograder.review.audit.report import format_result, write_html
-    from autograder.review.audit.run import audit_exercise
-
-    settings = _settings(args)
-
-    def progress(outcome: Any) -> None:
-        if not args.quiet:
-            print(f"  {outcome.fate.value:<22} {outcome.mutant.id}", file=sys.stderr, flush=True)
-
-    result = audit_exercise(
-        settings, args.exercise, args.max or None, args.workers, on_outcome=progress
-    )
-    print(format_result(result))
-    if args.html:
-        print(f"report: {write_html(result, Path(args.html).resolve())}")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
