@@ -10,26 +10,19 @@ Chromium comes from apt (``apt-get install -y chromium``), never from ``playwrig
 Without it the test skips, except under CI (``CI=true``) where it fails.
 """
 
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 
+from .browser_support import api as _api
+from .browser_support import launch_chromium, start_lab, stop_lab, write_lab_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "exercises" / "01_tensors" / "01_tensors.ipynb"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 SCREENSHOT = Path("/tmp/gradetape-browser.png")
 TIMEOUT_S = 120  # TensorFlow's import alone can take a minute on a loaded machine
 
@@ -41,26 +34,6 @@ FILLED_BROKEN = "def filled(shape, value, dtype): return tf.fill(shape, value)"
 HINT = "filled([2, 3], 1.5, tf.float64): expected dtype float64, got float32"
 
 
-def _unavailable(reason):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI must run the browser test: apt-get install -y chromium)")
-    pytest.skip(reason)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _api(base, token, path, method="GET"):
-    request = urllib.request.Request(f"{base}{path}", method=method,
-                                     headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read()
-    return json.loads(body) if body else None
-
-
 @pytest.fixture
 def jupyter_lab(tmp_path):
     """A running JupyterLab serving a temp folder with the released notebook; stopped after."""
@@ -69,15 +42,7 @@ def jupyter_lab(tmp_path):
     shutil.copyfile(RELEASE, work / RELEASE.name)
     home = tmp_path / "home"
     settings = home / "lab-settings"
-    # No news or update pop-ups, and every cell kept in the page (no notebook windowing).
-    for plugin, values in {
-        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
-                                                        "checkForUpdates": False},
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    }.items():
-        path = settings / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
+    write_lab_settings(settings)
     bin_dir = Path(sys.executable).parent
     env = {
         "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
@@ -93,29 +58,8 @@ def jupyter_lab(tmp_path):
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    port, token = _free_port(), uuid.uuid4().hex
-    base = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "jupyter.log", "wb")
-    proc = subprocess.Popen(
-        [str(bin_dir / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
-         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    base, token, proc = start_lab("the student", work, env, tmp_path / "jupyter.log", TIMEOUT_S)
     try:
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited: {(tmp_path / 'jupyter.log').read_text()[-3000:]}")
-            try:
-                _api(base, token, "/api/status")
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if time.monotonic() > deadline:
-                    pytest.fail("jupyter lab did not answer within the time limit")
-                time.sleep(0.5)
         yield base, token, work
     finally:
         try:
@@ -123,36 +67,15 @@ def jupyter_lab(tmp_path):
                 _api(base, token, f"/api/kernels/{kernel['id']}", method="DELETE")
         except (urllib.error.URLError, OSError, ValueError):
             pass
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the server's session: it and anything it left
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
-        log.close()
+        stop_lab(proc)
 
 
 @pytest.fixture
 def browser_page(tmp_path):
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_S * 1000)
-            yield page
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_S * 1000)
+        yield page
 
 
 def _wait_for_idle_kernel(base, token):

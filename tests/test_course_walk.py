@@ -27,15 +27,12 @@ import json
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,30 +43,31 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "course"))
 import setup_course  # noqa: E402  (course/ is scripts, not a package)
 
+from .browser_support import (  # noqa: E402
+    api,
+    launch_chromium,
+    start_lab,
+    stop_lab,
+    unavailable,
+    write_lab_settings,
+)
+
 EXERCISE = "01_tensors"
 STUDENT = "gt-student"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 TIMEOUT_S = 150  # one step: TensorFlow's import, a sandboxed grading run on a loaded machine
 FILLED = "def filled(shape, value, dtype): return tf.fill(shape, tf.constant(value, dtype=dtype))"
 # What the student's JupyterLab must not load, and what the instructor's must.
 INSTRUCTOR_TOOLS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list",
                     "@jupyter/nbgrader:create-assignment"]
 
+#: What CI must do to run the course walk.
+NEED = "the course walk: as root, apt-get install -y chromium"
+
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
 def _unavailable(reason):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI must run the course walk: as root, apt-get install -y chromium)")
-    pytest.skip(reason)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    unavailable(reason, NEED)
 
 
 @dataclass
@@ -87,11 +85,7 @@ class Lab:
         return f"{self.base}{path}{sep}token={self.token}"
 
     def api(self, path, method="GET"):
-        request = urllib.request.Request(f"{self.base}{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            body = response.read()
-        return json.loads(body) if body else None
+        return api(self.base, self.token, path, method, timeout=30)
 
     def status(self, path):
         """The HTTP status of an authenticated GET."""
@@ -105,15 +99,7 @@ class Lab:
 def _lab_env(home, config_dir, user, exchange):
     bin_dir = Path(sys.executable).parent
     settings = home / "lab-settings"
-    # No news or update pop-ups, and every cell kept in the page (no notebook windowing).
-    for plugin, values in {
-        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
-                                                        "checkForUpdates": False},
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    }.items():
-        path = settings / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
+    write_lab_settings(settings)
     return {
         "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -136,48 +122,8 @@ def _lab_env(home, config_dir, user, exchange):
 
 def _start_lab(name, root_dir, env, log_path, uid=None):
     """Start ``jupyter lab`` in ``root_dir`` (as ``uid`` when given); returns (Lab, process)."""
-    port, token = _free_port(), uuid.uuid4().hex
-    lab = Lab(name, f"http://127.0.0.1:{port}", token, root_dir, log_path)
-    extra = {}
-    if uid is not None:
-        extra = {"user": uid, "group": pwd.getpwuid(uid).pw_gid, "extra_groups": []}
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", "--port-retries=0", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root_dir}", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         *(["--allow-root"] if uid is None and os.geteuid() == 0 else [])],
-        cwd=root_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, **extra,
-    )
-    log.close()
-    deadline = time.monotonic() + TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            _stop(proc)
-            pytest.fail(f"{name}'s jupyter lab exited: {log_path.read_text()[-3000:]}")
-        try:
-            lab.api("/api/status")
-            return lab, proc
-        except (urllib.error.URLError, ConnectionError, OSError):
-            if time.monotonic() > deadline:
-                _stop(proc)
-                pytest.fail(f"{name}'s jupyter lab did not answer: {log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-
-
-def _stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the server's session: it and its kernels
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
+    base, token, proc = start_lab(name, root_dir, env, log_path, TIMEOUT_S, uid)
+    return Lab(name, base, token, root_dir, log_path), proc
 
 
 @dataclass
@@ -312,24 +258,13 @@ def labs(walk_dir, student) -> Iterator[tuple[Lab, Lab, Student]]:
             release.kill()
             release.wait()
         for proc in procs:
-            _stop(proc)
+            stop_lab(proc)
 
 
 @pytest.fixture
 def browser():
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                      args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch_chromium(NEED) as chromium:
+        yield chromium
 
 
 def _page(browser, lab):

@@ -7,7 +7,6 @@ without it the test skips, except under CI (``CI=true``) where it fails.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,22 +15,14 @@ import pytest
 
 from gradebook.report import write_report
 
+from ..browser_support import launch_chromium
 from .synthetic import build_class
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]  # fmt: skip
 WIDTH, HEIGHT = 1280, 800
 MAX_SCREENS = 8  # collapsed page height, in screens
 MAX_LOAD_S = 10.0  # generous: the page loads in well under a second on an idle machine
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI must run the browser test: apt-get install -y chromium)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -45,22 +36,12 @@ def report_500(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(report_500: Path) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-            start = time.monotonic()
-            tab.goto(report_500.as_uri(), wait_until="load")
-            tab.load_seconds = time.monotonic() - start  # type: ignore[attr-defined]
-            yield tab
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        tab = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+        start = time.monotonic()
+        tab.goto(report_500.as_uri(), wait_until="load")
+        tab.load_seconds = time.monotonic() - start  # type: ignore[attr-defined]
+        yield tab
 
 
 def _height(page: object) -> int:
