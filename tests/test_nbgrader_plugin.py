@@ -89,3 +89,62 @@ def test_a_rejected_submission_says_why_and_scores_zero() -> None:
 def test_points_round_trip_exactly(score: float) -> None:
     nb = fill_grade_cells(nbformat.read(RELEASE, as_version=4), result({"creation": score}))
     assert nbgrader_scores(nb)["creation"] == score
+
+
+# -- the steps, listed once ----------------------------------------------------------------------
+def _course_config():
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+
+
+def test_nbgrader_config_gives_nbgrader_the_steps_module_lists():
+    from autograder.integrations import nbgrader_steps as steps
+
+    config = _course_config()
+    assert list(config.Autograde.autograde_preprocessors) == list(steps.AUTOGRADE_PREPROCESSORS)
+    assert config.AssignLatePenalties.plugin_class == steps.LATE_PENALTY_PLUGIN
+    assert list(config.GenerateFeedback.preprocessors) == list(steps.FEEDBACK_PREPROCESSORS)
+    assert steps.AUTOGRADE_PREPROCESSORS[0].endswith(".GradeTapeGrade")  # Execute replaced
+
+
+def test_every_named_step_imports_and_the_sanitize_steps_are_nbgraders():
+    from nbgrader.converters.autograde import Autograde
+    from traitlets.utils.importstring import import_item
+
+    from autograder.integrations import nbgrader_steps as steps
+
+    names = [*steps.SANITIZE_PREPROCESSORS, *steps.AUTOGRADE_PREPROCESSORS,
+             *steps.FEEDBACK_PREPROCESSORS, steps.LATE_PENALTY_PLUGIN]  # fmt: skip
+    assert all(isinstance(import_item(name), type) for name in names)
+    default = Autograde.class_traits()["sanitize_preprocessors"].default()
+    assert [import_item(n) for n in steps.SANITIZE_PREPROCESSORS] == list(default)
+
+
+def test_gradetape_grade_runs_the_same_steps_as_nbgrader_autograde(tmp_path):
+    from traitlets.utils.importstring import import_item
+
+    from autograder.integrations import nbgrader_steps as steps
+    from autograder.integrations.nbgrader_autograde import autograde_pipeline
+
+    pipeline = autograde_pipeline(tmp_path)
+    expected = [*steps.SANITIZE_PREPROCESSORS, *steps.AUTOGRADE_PREPROCESSORS]
+    assert [type(step) for step in pipeline] == [import_item(name) for name in expected]
+    late = next(s for s in pipeline if type(s).__name__ == "AssignLatePenalties")
+    assert late.plugin_class is import_item(steps.LATE_PENALTY_PLUGIN)
+
+
+def test_the_steps_module_loads_nothing_outside_the_standard_library():
+    """nbgrader executes nbgrader_config.py for every command: it must stay cheap."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; before = set(sys.modules)\n"
+        "import autograder.integrations.nbgrader_steps\n"
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before}"
+        " - set(sys.stdlib_module_names) - {'autograder'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
