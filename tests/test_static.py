@@ -1,6 +1,7 @@
 """Static checks and review flags on the student's source (trusted side)."""
 
-from autograder.judge.static import review_flags, run_static_checks
+from autograder.judge.review_flags import review_flags
+from autograder.judge.static import run_static_checks
 from autograder.load.exercise import StaticCheck
 
 SOURCE = '''
@@ -110,7 +111,7 @@ def test_a_solution_that_loads_the_public_digits_is_flagged_for_review():
 
 import pytest  # noqa: E402
 
-from autograder.judge.static import review_flags as _flags  # noqa: E402
+from autograder.judge.review_flags import review_flags as _flags  # noqa: E402
 from autograder.judge.static import run_static_checks as _run  # noqa: E402
 from autograder.load.exercise import StaticCheck as _Check  # noqa: E402
 
