@@ -52,6 +52,28 @@ def test_missing_function_is_left_to_the_dynamic_test():
     assert run_static_checks([check("nowhere", ["for"])], {"impl": SOURCE}) == {}
 
 
+def test_checks_and_flags_share_one_parse_of_each_cell(monkeypatch):
+    import ast
+
+    from autograder.judge.source_tree import parse_cells
+
+    code = {"impl": SOURCE.replace("%timeit pairwise(1, 2)", ""), "peek": "import sys\nf = sys._getframe(1)\n"}
+    rules = [check("pairwise", ["reduce_sum"]), StaticCheck("t.py::test_y", "Dense.call", ("for",), "")]
+    alone = run_static_checks(rules, code), review_flags(code)  # each parsing for itself
+    parsed: list[str] = []
+    real = ast.parse
+
+    def counting(source, *args, **kwargs):
+        parsed.append(source)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", counting)
+    trees = parse_cells(code)
+    shared = run_static_checks(rules, code, parsed=trees), review_flags(code, parsed=trees)
+    assert sorted(parsed) == sorted(code.values())  # each cell once, for both
+    assert shared == alone and len(shared[0]) == 2 and "cell `peek` inspects call frames" in shared[1]
+
+
 def test_review_flags_name_the_cell():
     flags = review_flags({"impl": "import sys\nf = sys._getframe(1)\n", "ok": "x = 1\n"})
     assert flags == ["cell `impl` inspects call frames"]
