@@ -19,6 +19,7 @@ import pytest
 
 from autograder.cli.demo import build_class
 from autograder.judge import answer_key, misconceptions
+from autograder.judge.source_tree import parse_source
 from autograder.load.exercise import Exercise, load_exercise
 from autograder.load.notebook import parse_notebook, prepare, question_points, read_notebook
 from autograder.pipeline.batch import grade_assignment
@@ -152,6 +153,7 @@ def test_a_batch_parses_every_notebook_and_source_once_and_judges_every_variant_
     monkeypatch.setattr(nbformat, "read", count_file_reads)
     monkeypatch.setattr(ast, "parse", count_parse)
     monkeypatch.setattr(misconceptions, "judge_test", count_judge)
+    parse_source.cache_clear()
     box = WrongSandbox(tests)
     report = grade_assignment(settings, EX, sandbox=box, record=False)
 
@@ -166,7 +168,9 @@ def test_a_batch_parses_every_notebook_and_source_once_and_judges_every_variant_
     # the release, the solution and each submission: read and parsed once for the batch
     assert reads == expected_reads
     assert file_reads == []
-    # each student's solution cells: parsed once (static checks and flags share the tree)
-    assert parsed == expected_sources
+    # each student's solution cells: parsed once (static checks and flags share the tree),
+    # and a cell several students share (untouched, copied) once for all of them
+    assert max(expected_sources.values()) > 1
+    assert parsed == Counter(set(expected_sources))
     # each variant judged against the key once, not once per student
     assert sorted(judged) == [tests[0].test] * len(variants)

@@ -55,11 +55,12 @@ def test_missing_function_is_left_to_the_dynamic_test():
 def test_checks_and_flags_share_one_parse_of_each_cell(monkeypatch):
     import ast
 
-    from autograder.judge.source_tree import parse_cells
+    from autograder.judge.source_tree import parse_cells, parse_source
 
     code = {"impl": SOURCE.replace("%timeit pairwise(1, 2)", ""), "peek": "import sys\nf = sys._getframe(1)\n"}
     rules = [check("pairwise", ["reduce_sum"]), StaticCheck("t.py::test_y", "Dense.call", ("for",), "")]
     alone = run_static_checks(rules, code), review_flags(code)  # each parsing for itself
+    parse_source.cache_clear()
     parsed: list[str] = []
     real = ast.parse
 

@@ -8,6 +8,7 @@ cell once and both take its result.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Mapping
 
 from autograder.load.readers import DEFAULT_LIMITS, ReaderLimits
@@ -31,17 +32,21 @@ def parse_cells(
 ) -> dict[str, Tree]:
     """``cell -> tree`` of every student cell (see :func:`parse_source`), each parsed once.
 
-    Treat the trees as read-only: every source check of the submission shares them.
+    Every source check of the submission takes this one result; treat the trees as
+    read-only.
     """
     return {where: parse_source(source, limits) for where, source in student_code.items()}
 
 
+@functools.lru_cache(maxsize=256)
 def parse_source(source: str, limits: ReaderLimits = DEFAULT_LIMITS) -> ast.Module | str | None:
     """The source's syntax tree; ``None`` for a syntax error; a reason when it cannot be checked.
 
     ``ast.parse`` raises ``RecursionError`` or ``MemoryError`` on very deep expressions
     (``"-" * 100000 + "1"``) that the sandbox's compiler may still run, so such code, and
-    code over the size limit, is reported instead of being skipped.
+    code over the size limit, is reported instead of being skipped. Trees are cached by
+    source, so a cell many students or variants share (an untouched or copied cell) is
+    parsed once; treat them as read-only.
     """
     if len(source) > limits.static_source_chars:
         return f"is over {limits.static_source_chars} characters"
