@@ -1,6 +1,8 @@
-"""Review flags: code that reaches into the grading machinery, for an instructor to look at.
+"""Review flags: student code an instructor should look at; flags never change a score.
 
-Flags never change a score.
+Text patterns (call frames, ``sys.modules``, the grading machinery's names), dynamic
+lookups (:mod:`autograder.judge.dynamic`), assignments to attributes of imported modules
+and reads of public datasets (:mod:`autograder.judge.public_data`), each with its cell.
 """
 
 from __future__ import annotations
