@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from autograder.judge.public_data import MAX_LITERAL_VALUES, public_data_flags
-from autograder.judge.static import review_flags
+from autograder.judge.review_flags import review_flags
 from autograder.load.exercise import exercise_names, load_exercise
 from autograder.load.release import solution_sources
 from autograder.settings import load_settings

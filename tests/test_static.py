@@ -1,6 +1,7 @@
 """Static checks and review flags on the student's source (trusted side)."""
 
-from autograder.judge.static import review_flags, run_static_checks
+from autograder.judge.review_flags import review_flags
+from autograder.judge.static import run_static_checks
 from autograder.load.exercise import StaticCheck
 
 SOURCE = '''
@@ -49,6 +50,29 @@ def test_methods_are_told_apart_by_class():
 
 def test_missing_function_is_left_to_the_dynamic_test():
     assert run_static_checks([check("nowhere", ["for"])], {"impl": SOURCE}) == {}
+
+
+def test_checks_and_flags_share_one_parse_of_each_cell(monkeypatch):
+    import ast
+
+    from autograder.judge.source_tree import parse_cells, parse_source
+
+    code = {"impl": SOURCE.replace("%timeit pairwise(1, 2)", ""), "peek": "import sys\nf = sys._getframe(1)\n"}
+    rules = [check("pairwise", ["reduce_sum"]), StaticCheck("t.py::test_y", "Dense.call", ("for",), "")]
+    alone = run_static_checks(rules, code), review_flags(code)  # each parsing for itself
+    parse_source.cache_clear()
+    parsed: list[str] = []
+    real = ast.parse
+
+    def counting(source, *args, **kwargs):
+        parsed.append(source)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", counting)
+    trees = parse_cells(code)
+    shared = run_static_checks(rules, code, parsed=trees), review_flags(code, parsed=trees)
+    assert sorted(parsed) == sorted(code.values())  # each cell once, for both
+    assert shared == alone and len(shared[0]) == 2 and "cell `peek` inspects call frames" in shared[1]
 
 
 def test_review_flags_name_the_cell():
@@ -110,7 +134,7 @@ def test_a_solution_that_loads_the_public_digits_is_flagged_for_review():
 
 import pytest  # noqa: E402
 
-from autograder.judge.static import review_flags as _flags  # noqa: E402
+from autograder.judge.review_flags import review_flags as _flags  # noqa: E402
 from autograder.judge.static import run_static_checks as _run  # noqa: E402
 from autograder.load.exercise import StaticCheck as _Check  # noqa: E402
 

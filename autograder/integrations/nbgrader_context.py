@@ -149,27 +149,29 @@ def _build_context(root: Path, db_url: str, submitted: Path, assignment: str) ->
     from autograder.judge.answer_key import build_key
     from autograder.judge.misconceptions import build_variant_runs
     from autograder.load.exercise import load_exercise
-    from autograder.load.notebook import read_notebook
+    from autograder.load.release import ExerciseNotebooks
     from autograder.pipeline.submission import batch_digest
     from autograder.run.sandbox import close_sandbox, make_sandbox
     from autograder.settings import load_settings
 
     settings = load_settings(root, db_url=db_url, submitted=submitted)
     exercise = load_exercise(settings, assignment)
+    notebooks = ExerciseNotebooks.read(exercise)  # once for the key, variants and students
     box = make_sandbox(settings.isolation, settings.warm, 1, exercise.limits)
     try:
-        key = build_key(exercise, settings.seed, box, settings.cache)
+        key = build_key(exercise, settings.seed, box, settings.cache, notebooks)
         if hasattr(box, "gpu"):
             box.gpu = any(t.gpu for t in key.tests.values())
         runs: Sequence[VariantRun] = []
         if settings.misconceptions:
-            runs = build_variant_runs(exercise, key, settings.seed, box, settings.cache, 1)
+            runs = build_variant_runs(
+                exercise, key, settings.seed, box, settings.cache, 1, notebooks
+            )
     except BaseException:
         close_sandbox(box)
         raise
-    release = read_notebook(exercise.release_path)
     return GradingContext(
-        settings, exercise, key, release, box, runs, batch_digest(exercise, key, runs)
+        settings, exercise, key, notebooks.release, box, runs, batch_digest(exercise, key, runs)
     )
 
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import numpy as np
 
 from autograder.judge.compare import Tolerance, judge_test
@@ -25,8 +24,8 @@ from autograder.judge.fingerprint import environment_fingerprint
 from autograder.load.exercise import Alternative, AlternativeError, Exercise
 from autograder.load.heldout import VERSION as HELDOUT_VERSION
 from autograder.load.heldout import labels_for
-from autograder.load.notebook import CodeCell, prepare, question_points, read_notebook
-from autograder.load.release import reference_submission, with_cells
+from autograder.load.notebook import CodeCell, prepare, question_points
+from autograder.load.release import ExerciseNotebooks, with_cells
 from autograder.run.fresh_process import (
     FRESH_FORMAT,
     FreshPlanError,
@@ -74,11 +73,15 @@ def _digest(
     return h.hexdigest()[:24]
 
 
-def reference_cells(exercise: Exercise) -> list[CodeCell]:
-    """The source notebook rebuilt on the release skeleton, exactly as a student's would be."""
-    source = read_notebook(exercise.source_path)
-    release = read_notebook(exercise.release_path)
-    return list(prepare(source, release).cells)
+def reference_cells(
+    exercise: Exercise, notebooks: ExerciseNotebooks | None = None
+) -> list[CodeCell]:
+    """The source notebook rebuilt on the release skeleton, exactly as a student's would be.
+
+    ``notebooks`` are the exercise's notebooks when the caller read them already.
+    """
+    notebooks = notebooks or ExerciseNotebooks.read(exercise)
+    return list(prepare(notebooks.solution, notebooks.release).cells)
 
 
 def cached_run(
@@ -138,11 +141,18 @@ def cached_run(
     return digest, output
 
 
-def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> AnswerKey:
+def build_key(
+    exercise: Exercise,
+    seed: int,
+    sandbox: Sandbox,
+    cache: Path,
+    notebooks: ExerciseNotebooks | None = None,
+) -> AnswerKey:
     """Return the answer key, from the cache when nothing that produced it has changed.
 
     The declared alternative solutions (``alternatives/*.toml``) are run too (cached the
     same way) and every tolerance is checked against their spread (:func:`check_spread`).
+    ``notebooks`` are the exercise's notebooks when the batch read them already (once).
 
     Raises:
         GraderError: If the reference solution does not pass every test, a tolerance is
@@ -150,21 +160,22 @@ def build_key(exercise: Exercise, seed: int, sandbox: Sandbox, cache: Path) -> A
             alternative solution, or the question points in the notebook disagree with the
             hidden tests.
     """
+    notebooks = notebooks or ExerciseNotebooks.read(exercise)
     digest, output = cached_run(
         exercise,
-        reference_cells(exercise),
+        reference_cells(exercise, notebooks),
         seed,
         sandbox,
         cache / "keys" / exercise.name,
         lambda out, note: _check_reference(exercise, out, note, seed),
     )
     _check_reference(exercise, output, "", seed)
-    alternatives = alternative_runs(exercise, output.tests, seed, sandbox, cache)
+    alternatives = alternative_runs(exercise, output.tests, seed, sandbox, cache, notebooks)
     check_spread(exercise.name, output.tests, alternatives)
     questions: dict[str, float] = {}
     for test in output.tests.values():
         questions[test.question] = questions.get(test.question, 0.0) + test.points
-    notebook_points = question_points(nbformat.read(exercise.release_path, as_version=4))
+    notebook_points = question_points(notebooks.release)
     if notebook_points != questions:
         raise GraderError(
             f"{exercise.name}: question points in the notebook {notebook_points} differ from "
@@ -217,6 +228,7 @@ def alternative_runs(
     seed: int,
     sandbox: Sandbox,
     cache: Path,
+    notebooks: ExerciseNotebooks | None = None,
 ) -> dict[str, dict[str, TestRecord]]:
     """Run every declared alternative solution through the grader with the key's seed.
 
@@ -236,12 +248,12 @@ def alternative_runs(
         raise GraderError(f"{exercise.name}: {exc}") from None
     if not found:
         return {}
-    release = read_notebook(exercise.release_path)
+    notebooks = notebooks or ExerciseNotebooks.read(exercise)
     chosen = [t for t, rec in reference.items() if not rec.gpu]
     select = None if len(chosen) == len(reference) else chosen
     runs: dict[str, dict[str, TestRecord]] = {}
     for alternative in found:
-        cells = _alternative_cells(exercise, alternative, release)
+        cells = _alternative_cells(exercise, alternative, notebooks)
         folder = cache / "alternatives" / exercise.name / alternative.name
         _, output = cached_run(exercise, cells, seed, sandbox, folder, select=select)
         runs[alternative.name] = dict(output.tests)
@@ -249,16 +261,16 @@ def alternative_runs(
 
 
 def _alternative_cells(
-    exercise: Exercise, alternative: Alternative, release: nbformat.NotebookNode
+    exercise: Exercise, alternative: Alternative, notebooks: ExerciseNotebooks
 ) -> list[CodeCell]:
     try:
-        notebook = with_cells(reference_submission(exercise), alternative.cells)
+        notebook = with_cells(notebooks.reference(), alternative.cells)
     except KeyError as exc:
         raise GraderError(
             f"{exercise.name}: alternative `{alternative.name}` replaces cells the notebook "
             f"does not have: {exc}"
         ) from None
-    return list(prepare(notebook, release).cells)
+    return list(prepare(notebook, notebooks.release).cells)
 
 
 def check_spread(

@@ -5,13 +5,17 @@ cached the same way). When a student fails a test, their recorded values are com
 each variant's values for that test under the test's tolerance; a variant that fails the
 test and whose values the student reproduced explains the failure. The feedback then names
 the misconception and the lecture topic, never the expected value.
+
+Whether a variant fails a test depends on the key and the batch's seed only, so it is
+judged once per batch, when the variant runs are built (:attr:`VariantRun.fails`), not
+once per student.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +24,9 @@ from autograder.judge.answer_key import AnswerKey, cached_run
 from autograder.judge.compare import Tolerance, compare_value, judge_test
 from autograder.judge.static import run_static_checks
 from autograder.load.exercise import Exercise, Variant
-from autograder.load.notebook import prepare, read_notebook
-from autograder.load.release import variant_submission
+from autograder.load.heldout import labels_for
+from autograder.load.notebook import prepare
+from autograder.load.release import ExerciseNotebooks
 from autograder.results import TestResult
 from autograder.run.job_output import TestRecord
 from autograder.run.sandbox.base import Sandbox
@@ -29,11 +34,43 @@ from autograder.run.sandbox.base import Sandbox
 
 @dataclass(frozen=True)
 class VariantRun:
-    """A known-wrong variant: its values per test and the tests its source fails statically."""
+    """A known-wrong variant: its values per test and the tests its source fails statically.
+
+    Attributes:
+        variant: The variant.
+        tests: Its recorded values per test.
+        static: The tests its source fails statically.
+        fails: The tests it is aimed at (``loses``) that its values fail against the key,
+            judged once (:func:`judge_variants`); ``None`` when not judged yet, then
+            :func:`candidates` judges them on each use.
+    """
 
     variant: Variant
     tests: dict[str, TestRecord]
     static: frozenset[str] = frozenset()
+    fails: frozenset[str] | None = None
+
+
+def judge_variants(
+    runs: Sequence[VariantRun],
+    key_tests: Mapping[str, TestRecord],
+    labels: Mapping[str, np.ndarray] | None = None,
+) -> list[VariantRun]:
+    """``runs`` with :attr:`VariantRun.fails` judged against the key, once for the batch.
+
+    ``labels`` are the held-out labels accuracy tests are scored with (the batch's seed).
+    """
+    judged = []
+    for run in runs:
+        fails = {
+            test
+            for test in run.variant.loses
+            if test in key_tests
+            and test in run.tests
+            and not judge_test(key_tests[test], run.tests[test], labels=labels).passed
+        }
+        judged.append(replace(run, fails=frozenset(fails)))
+    return judged
 
 
 def variant_tests(variant: Variant, key: AnswerKey) -> list[str] | None:
@@ -56,15 +93,18 @@ def build_variant_runs(
     sandbox: Sandbox,
     cache: Path,
     workers: int = 1,
+    notebooks: ExerciseNotebooks | None = None,
 ) -> list[VariantRun]:
     """Run every variant of ``exercise`` through its grader (cached by digest).
 
-    Each run holds the tests :func:`variant_tests` chooses.
+    Each run holds the tests :func:`variant_tests` chooses, and which of the tests it is
+    aimed at it fails against ``key`` (:func:`judge_variants`, with the held-out labels of
+    ``seed``). ``notebooks`` are the exercise's notebooks when the batch read them already.
     """
-    release = read_notebook(exercise.release_path)
+    notebooks = notebooks or ExerciseNotebooks.read(exercise)
 
     def one(variant: Variant) -> VariantRun:
-        prepared = prepare(variant_submission(exercise, variant), release)
+        prepared = prepare(notebooks.variant(variant), notebooks.release)
         folder = cache / "variants" / exercise.name / variant.name
         select = variant_tests(variant, key)
         _, output = cached_run(exercise, list(prepared.cells), seed, sandbox, folder, select=select)
@@ -72,7 +112,9 @@ def build_variant_runs(
         return VariantRun(variant, dict(output.tests), static)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(one, exercise.variants()))
+        runs = list(pool.map(one, exercise.variants()))
+    labels = labels_for(exercise.datasets, seed, exercise.private_data)
+    return judge_variants(runs, key.tests, labels)
 
 
 def _exception_type(message: str) -> str:
@@ -123,7 +165,11 @@ def candidates(
         wrong = run.tests.get(key.test)
         if student is None or wrong is None or key.test in run.static:
             continue
-        if not judge_test(key, wrong, labels=labels).passed and reproduces(key, wrong, student):
+        if run.fails is None:
+            fails = not judge_test(key, wrong, labels=labels).passed
+        else:
+            fails = key.test in run.fails
+        if fails and reproduces(key, wrong, student):
             found.append(run)
     return found
 
@@ -159,8 +205,6 @@ def annotate(
     When several variants fit one test (a recorded boolean, say), the one that explains
     the most of this student's failed tests wins; ties go by name.
     """
-    from dataclasses import replace
-
     fits: dict[str, list[VariantRun]] = {}
     for t in tests:
         key = key_tests.get(t.test_id)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import ast
 import re
 
+from autograder.judge.source_tree import transform
+
 #: Names and attributes of loaders of public datasets (sklearn, Keras, TFDS, OpenML).
 LOADERS = frozenset(
     {
@@ -82,8 +84,20 @@ LABELS = {
 def public_data_flags(source: str) -> list[str]:
     """Readable flags (without the cell name) for one cell of student code, sorted."""
     try:
-        tree = ast.parse(_plain(source))
+        tree: ast.Module | None = ast.parse(transform(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = None
+    return parsed_data_flags(source, tree)
+
+
+def parsed_data_flags(source: str, tree: ast.Module | str | None) -> list[str]:
+    """:func:`public_data_flags` of a cell parsed already (once per submission).
+
+    ``tree`` is :func:`autograder.judge.source_tree.parse_source`'s result: a syntax tree is
+    read as it is; ``None`` (a syntax error) or a reason (code too deep to parse) falls back
+    to the text.
+    """
+    if not isinstance(tree, ast.Module):
         return _text_flags(source)
     found: dict[str, set[str]] = {}
     numbers = chars = 0
@@ -100,14 +114,6 @@ def public_data_flags(source: str) -> list[str]:
     if chars > MAX_LITERAL_CHARS:
         found.setdefault("table", set()).add(f"{chars} characters of literal strings")
     return sorted(LABELS[kind].format(what=", ".join(sorted(w))) for kind, w in found.items())
-
-
-def _plain(source: str) -> str:
-    from autograder.judge.static import (
-        transform,  # IPython magics to Python (lazy: static imports us)
-    )
-
-    return transform(source)
 
 
 def _node_flags(node: ast.AST) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ import copy
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -76,9 +77,36 @@ def with_cells(
     return nb
 
 
-def solution_sources(exercise: Exercise) -> dict[str, str]:
-    """``grade_id`` -> source of every solution cell of the reference notebook."""
-    source = read_notebook(exercise.source_path)
+@dataclass(frozen=True)
+class ExerciseNotebooks:
+    """An exercise's release and reference solution, each read and parsed once (per batch).
+
+    The key, the alternatives, the variants and every submission are built on these two
+    trees; they are shared, so treat them as read-only (:func:`with_cells` copies).
+    """
+
+    release: nbformat.NotebookNode
+    solution: nbformat.NotebookNode
+
+    @classmethod
+    def read(cls, exercise: Exercise) -> ExerciseNotebooks:
+        """Read and parse both notebooks of ``exercise``."""
+        return cls(read_notebook(exercise.release_path), read_notebook(exercise.source_path))
+
+    def solution_sources(self) -> dict[str, str]:
+        """``grade_id`` -> source of every solution cell of the reference notebook."""
+        return _solution_sources(self.solution)
+
+    def reference(self) -> nbformat.NotebookNode:
+        """The release with every solution cell completed as in the source: a perfect student."""
+        return with_cells(self.release, self.solution_sources())
+
+    def variant(self, variant: Variant) -> nbformat.NotebookNode:
+        """The reference submission with the variant's cells swapped in."""
+        return with_cells(self.release, {**self.solution_sources(), **variant.cells})
+
+
+def _solution_sources(source: nbformat.NotebookNode) -> dict[str, str]:
     return {
         grade_id(c): str(c.source)
         for c in source.cells
@@ -86,14 +114,19 @@ def solution_sources(exercise: Exercise) -> dict[str, str]:
     }
 
 
+def solution_sources(exercise: Exercise) -> dict[str, str]:
+    """``grade_id`` -> source of every solution cell of the reference notebook."""
+    return _solution_sources(read_notebook(exercise.source_path))
+
+
 def reference_submission(exercise: Exercise) -> nbformat.NotebookNode:
     """The release with every solution cell completed as in the source: a perfect student."""
-    return with_cells(read_notebook(exercise.release_path), solution_sources(exercise))
+    return ExerciseNotebooks.read(exercise).reference()
 
 
 def variant_submission(exercise: Exercise, variant: Variant) -> nbformat.NotebookNode:
     """The reference submission with the variant's cells swapped in."""
-    return with_cells(reference_submission(exercise), variant.cells)
+    return ExerciseNotebooks.read(exercise).variant(variant)
 
 
 def write_submission(nb: nbformat.NotebookNode, folder: Path, name: str) -> Path:

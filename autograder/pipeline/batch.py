@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from nbformat import NotebookNode
 
 from autograder.integrations.nbgrader_autograde import autograde_pipeline, write_autograded
 from autograder.judge.answer_key import AnswerKey, build_key
 from autograder.judge.misconceptions import build_variant_runs
 from autograder.load.exercise import Exercise, load_exercise
 from autograder.load.notebook import Rejected, prepare, read_notebook
+from autograder.load.release import ExerciseNotebooks
 from autograder.pipeline.submission import Submission, find_submissions, grade_all
 from autograder.results import SubmissionResult
 from autograder.review.similarity import SimilarPair, own_code, similar_pairs
@@ -56,6 +59,10 @@ def grade_assignment(
 
     stage = on_stage or (lambda name, count, workers: None)
     exercise = load_exercise(settings, assignment)
+    # Read and parsed once for the whole batch: the key, the variants and every submission
+    # are built on these; each student's solution code is kept for the similarity review.
+    notebooks = ExerciseNotebooks.read(exercise)
+    codes: dict[str, dict[str, str]] = {}
     workers = settings.worker_count
     client = None
     if sandbox is not None:
@@ -73,14 +80,16 @@ def grade_assignment(
         box = make_sandbox(settings.isolation, settings.warm, workers, exercise.limits)
     try:
         stage("key", None, workers)
-        key = build_key(exercise, settings.seed, box, settings.cache)
+        key = build_key(exercise, settings.seed, box, settings.cache, notebooks)
         if hasattr(box, "gpu"):
             box.gpu = any(t.gpu for t in key.tests.values())
         submissions = find_submissions(settings.submitted_dir, assignment)
         runs = []
         if settings.misconceptions:
             stage("variants", len(exercise.variants()), workers)
-            runs = build_variant_runs(exercise, key, settings.seed, box, settings.cache, workers)
+            runs = build_variant_runs(
+                exercise, key, settings.seed, box, settings.cache, workers, notebooks
+            )
         cache = None if force else ResultCache(settings.cache / "results" / assignment)
         if record:
             ensure_assignment(settings.database, assignment, exercise.notebook_id, key.questions)
@@ -102,7 +111,17 @@ def grade_assignment(
                     on_result(result)
 
         results = grade_all(
-            exercise, key, submissions, box, settings.seed, workers, done, cache, runs
+            exercise,
+            key,
+            submissions,
+            box,
+            settings.seed,
+            workers,
+            done,
+            cache,
+            runs,
+            notebooks.release,
+            codes,
         )
     finally:
         if sandbox is None:
@@ -115,7 +134,7 @@ def grade_assignment(
         record_similarity(
             settings.database,
             assignment,
-            review_similarity(exercise, submissions, settings.similarity),
+            review_similarity(exercise, submissions, settings.similarity, notebooks.release, codes),
         )
     return BatchReport(exercise, key, results, box.name)
 
@@ -124,21 +143,29 @@ def review_similarity(
     exercise: Exercise,
     submissions: list[Submission],
     options: SimilaritySettings | None = None,
+    release: NotebookNode | None = None,
+    parsed: Mapping[str, dict[str, str]] | None = None,
 ) -> list[SimilarPair]:
     """Flag pairs of students whose solution cells are suspiciously alike (no score change).
 
     Cells identical to the release's are left out of each student's code, and code shorter
     than ``options.min_tokens`` is not compared (see :mod:`autograder.review.similarity`).
+    ``release`` is the parsed release and ``parsed`` the solution code of the students
+    whose notebooks grading parsed already (the others, graded from the result cache,
+    are read here).
     """
     options = options or SimilaritySettings()
-    release = read_notebook(exercise.release_path)
+    release = release if release is not None else read_notebook(exercise.release_path)
+    parsed = parsed or {}
     given = prepare(release, release).student_code
     boilerplate = "\n\n".join(given.values())
     codes: dict[str, str] = {}
     for sub in submissions:
         try:
-            path, _ = sub.notebook_path(exercise)
-            code = prepare(read_notebook(path, follow_symlinks=False), release).student_code
+            code = parsed.get(sub.student)
+            if code is None:
+                path, _ = sub.notebook_path(exercise)
+                code = prepare(read_notebook(path, follow_symlinks=False), release).student_code
         except Rejected:
             continue
         except Exception as exc:  # noqa: BLE001 - a review aid never stops a batch

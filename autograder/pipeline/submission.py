@@ -19,7 +19,9 @@ from nbgrader.utils import parse_utc
 from autograder.judge.answer_key import AnswerKey, GraderError
 from autograder.judge.compare import judge_test
 from autograder.judge.misconceptions import VariantRun, annotate
-from autograder.judge.static import review_flags, run_static_checks
+from autograder.judge.review_flags import review_flags
+from autograder.judge.source_tree import parse_cells
+from autograder.judge.static import run_static_checks
 from autograder.load.exercise import Exercise
 from autograder.load.heldout import labels_for
 from autograder.load.notebook import (
@@ -135,7 +137,8 @@ def grade_prepared(
     fresh_note = job_note(graded.fresh, exercise.limits) if graded.fresh is not None else ""
     fresh_tests = fresh_plan(exercise).tests
     labels = labels_for(exercise.datasets, seed, exercise.private_data)
-    static = run_static_checks(exercise.static_checks, prepared.student_code)
+    parsed = parse_cells(prepared.student_code)  # once: static checks and flags share it
+    static = run_static_checks(exercise.static_checks, prepared.student_code, parsed=parsed)
     tests: list[TestResult] = []
     for test_id, want in key.tests.items():
         if test_id in static:
@@ -161,7 +164,7 @@ def grade_prepared(
             where = by_index.get(cell.index)
             label = f"`{where.cell_id}`" if where and where.cell_id else f"{cell.index + 1}"
             all_notices.append(f"code cell {label} raised {cell.error}")
-    flags = review_flags(prepared.student_code)
+    flags = review_flags(prepared.student_code, parsed=parsed)
     if result.output.collect_errors:
         flags.append("the hidden grader could not be loaded in this run (check the notebook)")
     if result.output.problems:
@@ -202,10 +205,13 @@ def grade_submission(
     cache: ResultCache | None = None,
     variants: Sequence[VariantRun] = (),
     batch: str = "",
+    codes: dict[str, dict[str, str]] | None = None,
 ) -> SubmissionResult:
     """Grade one student's folder; never raises for anything in it.
 
     ``batch`` is :func:`batch_digest` when the caller computed it once for a whole batch.
+    ``codes``, when given, receives the student's solution code (``student -> grade_id ->
+    source``) once the notebook is parsed, so later reviews need not parse it again.
     Any exception while loading, reading the job's output, checking, judging or annotating
     becomes this submission's zero with a student-safe reason and a review flag; it is
     never cached, so a rerun grades it again. Only the instructor's problems propagate:
@@ -214,7 +220,7 @@ def grade_submission(
     start = time.monotonic()
     try:
         return _grade_submission(
-            exercise, key, release, submission, sandbox, seed, cache, variants, batch
+            exercise, key, release, submission, sandbox, seed, cache, variants, batch, codes
         )
     except GraderError:
         raise
@@ -262,6 +268,7 @@ def _grade_submission(
     cache: ResultCache | None,
     variants: Sequence[VariantRun],
     batch: str,
+    codes: dict[str, dict[str, str]] | None = None,
 ) -> SubmissionResult:
     start = time.monotonic()
     digest = ""
@@ -279,6 +286,8 @@ def _grade_submission(
                 extra = {**hit.extra, "cached": "yes"}
                 return replace(hit, timestamp=submission.timestamp(), extra=extra)
         prepared = prepare(parse_notebook(data, path.name), release)
+        if codes is not None:
+            codes[submission.student] = prepared.student_code
     except (Rejected, OSError) as exc:
         reason = (
             str(exc) if isinstance(exc, Rejected) else f"the notebook could not be read ({exc})"
@@ -331,8 +340,14 @@ def grade_all(
     on_result: Callable[[SubmissionResult], None] | None = None,
     cache: ResultCache | None = None,
     variants: Sequence[VariantRun] = (),
+    release: nbformat.NotebookNode | None = None,
+    codes: dict[str, dict[str, str]] | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission, ``workers`` sandboxes at a time, in submission order.
+
+    ``release`` is the parsed release notebook when the batch read it already (else it is
+    read here, once); ``codes`` collects each parsed student's solution code (see
+    :func:`grade_submission`).
 
     No submission stops the batch: each one's failure is its own zero (see
     :func:`grade_submission`). A result ``on_result`` cannot take (say, text the gradebook
@@ -344,13 +359,16 @@ def grade_all(
         PlatformError: If the sandbox failed on :data:`SANDBOX_STRIKES` submissions in a
             row: the grading machine, not the students, is at fault.
     """
-    release = read_notebook(exercise.release_path)
+    if release is None:
+        release = read_notebook(exercise.release_path)
     batch = batch_digest(exercise, key, variants) if cache is not None else ""
     lock = threading.Lock()
     strikes = [0]
 
     def one(sub: Submission) -> SubmissionResult:
-        res = grade_submission(exercise, key, release, sub, sandbox, seed, cache, variants, batch)
+        res = grade_submission(
+            exercise, key, release, sub, sandbox, seed, cache, variants, batch, codes
+        )
         with lock:
             if res.extra.get(TRUSTED_ERROR) == "sandbox":
                 strikes[0] += 1
