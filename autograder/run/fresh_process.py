@@ -36,18 +36,16 @@ from autograder.load.notebook import CodeCell
 from autograder.run.job_output import JobOutput
 from autograder.run.jobs import JobResult, run_job
 from autograder.run.sandbox.base import Sandbox
+from autograder.runtime.protocol import HANDOVER_DIR, HANDOVER_NAME, IN_DIR, OUT_DIR
+from autograder.runtime.protocol import HANDOVER_REPORT as REPORT_FILE
 from autograder.settings import Limits
 
 #: Changes whenever the way the two jobs are run or merged changes (part of key digests).
 FRESH_FORMAT = "1"
-#: A hand-over's name (``handover(name)``, ``fresh(name)``); the runtime checks the same.
-HANDOVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: A file or folder name inside a hand-over: no leading dot or dash, no separators.
 ENTRY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 #: Deepest folder nesting inside a hand-over.
 MAX_DEPTH = 6
-#: The report the fresh job's ``handed_over`` fixture reads (``in/handover/handover.json``).
-REPORT_FILE = "handover.json"
 _READ_CHUNK = 1 << 20
 
 
@@ -212,7 +210,7 @@ def copy_handover(
     wanted = sorted({n for n in names if HANDOVER_NAME.match(n)})
     root = _open_dir(None, str(out_dir))
     try:
-        handover = _open_dir(root, "handover") if root is not None else None
+        handover = _open_dir(root, HANDOVER_DIR) if root is not None else None
         try:
             for name in wanted:
                 if handover is not None:
@@ -381,9 +379,9 @@ def run_graded(
         names = {plan.tests[t] for t in fresh_select}
 
         def collect(job_dir: Path) -> None:
-            shutil.rmtree(staging / "handover", ignore_errors=True)
+            shutil.rmtree(staging / HANDOVER_DIR, ignore_errors=True)
             report["copied"] = copy_handover(
-                job_dir / "out", staging / "handover", names, exercise.limits
+                job_dir / OUT_DIR, staging / HANDOVER_DIR, names, exercise.limits
             )
 
         first = _with_retry(
@@ -393,7 +391,7 @@ def run_graded(
         )
 
         def provide(job_dir: Path) -> None:  # a trusted tree: regular files and folders
-            shutil.copytree(staging / "handover", job_dir / "in" / "handover")
+            shutil.copytree(staging / HANDOVER_DIR, job_dir / IN_DIR / HANDOVER_DIR)
 
         fresh_keep = keep.parent / "fresh_out" if keep is not None else None
         fresh = _with_retry(
