@@ -27,8 +27,8 @@ def make_job(tmp_path):
         seeds = job_seeds(1, "job", [grader_file])
         if spec.get("select") is not None:
             spec["select"] = tuple(spec["select"])
-        body = JobSpec(notebook_seed=seeds.notebook, test_seeds=seeds.tests, cell_timeout=10,
-                       test_timeout=10, tensorflow=tensorflow,
+        spec = {"cell_timeout": 10, "test_timeout": 10, **spec}
+        body = JobSpec(notebook_seed=seeds.notebook, test_seeds=seeds.tests, tensorflow=tensorflow,
                        cells=tuple(JobCell(i, f"c{i}", s) for i, s in enumerate(cells)), **spec)
         lay_out_job(job, body, [grader_file])
         return job

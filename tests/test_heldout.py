@@ -97,7 +97,7 @@ def test_accuracy(student, heldout, predictions):
 def run(folder, cells, private=None):
     job = folder / "job"
     grader = folder / "grader" / "test_g.py"
-    grader.parent.mkdir()
+    grader.parent.mkdir(parents=True)
     grader.write_text(GRADER)
     seeds = job_seeds(1, "job", [grader])
     spec = JobSpec(notebook_seed=seeds.notebook, test_seeds=seeds.tests, cell_timeout=20,
