@@ -1,6 +1,5 @@
 """`gradetape validate`: what would be graded, and the notebook's visible self-checks."""
 
-import json
 import shutil
 from pathlib import Path
 
@@ -10,7 +9,18 @@ import pytest
 from autograder.load.notebook import grade_id
 from autograder.review import validate as validate_module
 from autograder.review.validate import Status, ValidationReport, validate
+from autograder.run.jobs import read_spec
 from autograder.run.sandbox.base import SandboxRun
+from autograder.runtime.channel import Channel
+from autograder.runtime.protocol import (
+    GRADER_DIR,
+    IN_DIR,
+    OUT_DIR,
+    CellEnded,
+    CellStarted,
+    Phase,
+    Ready,
+)
 from autograder.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,19 +112,19 @@ class FakeSandbox:
         self.errors, self.stop_at, self.job = errors, stop_at, None
 
     def run(self, job_dir, limits):
-        self.job = json.loads((job_dir / "in" / "job.json").read_text())
-        self.grader_files = sorted(p.name for p in (job_dir / "in" / "grader").iterdir())
-        lines = [{"event": "ready", "devices": []}]
-        for cell in self.job["cells"]:
-            lines.append({"event": "start", "index": cell["index"], "cell_id": cell["cell_id"]})
-            if cell["cell_id"] == self.stop_at:
+        self.job = read_spec(job_dir)
+        self.grader_files = sorted(p.name for p in (job_dir / IN_DIR / GRADER_DIR).iterdir())
+        channel = Channel(str(job_dir / OUT_DIR), 1 << 20)
+        channel.send(Ready())
+        for cell in self.job.cells:
+            channel.send(CellStarted(cell.index, cell.cell_id))
+            if cell.cell_id == self.stop_at:
                 break
-            error = self.errors.get(cell["cell_id"], "")
-            lines.append({"event": "end", "index": cell["index"], "cell_id": cell["cell_id"],
-                          "ok": not error, "error": error})
+            error = self.errors.get(cell.cell_id, "")
+            channel.send(CellEnded(cell.index, cell.cell_id, ok=not error, error=error))
         else:
-            lines += [{"event": "grading"}, {"event": "done"}]
-        (job_dir / "out" / "cells.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+            channel.send(Phase("grading"))
+            channel.send(Phase("done"))
         return SandboxRun("fake", 0, False, 0.1)
 
 
@@ -127,9 +137,9 @@ def run_fake(monkeypatch, settings, tmp_path, cells, **fake):
 def test_self_checks_run_in_order_without_hidden_tests_or_secret_seed(monkeypatch, settings, tmp_path):
     report, box = run_fake(monkeypatch, settings, tmp_path,
                            {"filled_impl": "def filled(s, v, d):\n    return 1\n"}, errors={})
-    ids = [c["cell_id"] for c in box.job["cells"]]
+    ids = [c.cell_id for c in box.job.cells]
     assert box.grader_files == []  # the hidden graders never enter a validation run
-    assert box.job["notebook_seed"] == validate_module.VALIDATE_SEED != settings.seed
+    assert box.job.notebook_seed == validate_module.VALIDATE_SEED != settings.seed
     assert ids.index("imports") < ids.index("helpers") < ids.index("filled_impl")
     assert ids.index("arange_matrix_impl") < ids.index("creation") < ids.index("scale_pixels_impl")
     assert set(QUESTIONS) <= set(ids)
@@ -239,8 +249,8 @@ def test_alone_runs_its_own_cells_and_self_checks(monkeypatch, student_dir):
     errors = {"indexing": "AssertionError: every_other_row(m): expected shape (3, 4), got (2, 4)"}
     cells = {"filled_impl": "def filled(s, v, d):\n    return 1\n"}
     report, box = run_alone(monkeypatch, student_dir, cells, errors=errors)
-    ids = [c["cell_id"] for c in box.job["cells"]]
-    assert box.grader_files == [] and box.job["notebook_seed"] == validate_module.VALIDATE_SEED
+    ids = [c.cell_id for c in box.job.cells]
+    assert box.grader_files == [] and box.job.notebook_seed == validate_module.VALIDATE_SEED
     assert ids.index("helpers") < ids.index("filled_impl") < ids.index("creation")
     assert set(QUESTIONS) <= set(ids) and len(ids) == len(set(ids))  # no cell runs twice
     by_id = {q.question: q for q in report.questions}
@@ -262,9 +272,9 @@ def test_alone_keeps_added_cells_once_in_place(monkeypatch, student_dir):
     box = FakeSandbox(errors={})
     monkeypatch.setattr(validate_module, "choose_sandbox", lambda isolation: box)
     validate(path)
-    sources = [c["source"] for c in box.job["cells"]]
+    sources = [c.source for c in box.job.cells]
     assert sources.count("scratch = 42") == 1
-    assert sources.index("scratch = 42") == [c["cell_id"] for c in box.job["cells"]].index("filled_impl") + 1
+    assert sources.index("scratch = 42") == [c.cell_id for c in box.job.cells].index("filled_impl") + 1
 
 
 def test_alone_edited_self_check_does_not_count(monkeypatch, student_dir):

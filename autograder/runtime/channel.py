@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from .protocol import ALLOWED_KINDS, MAX_TEXT, VALUES_DIR, EncodedValue, Record, value_file
+from .protocol import (
+    ALLOWED_KINDS,
+    MAX_TEXT,
+    TIMESTAMP,
+    VALUES_DIR,
+    EncodedValue,
+    Record,
+    value_file,
+)
 
 
 def kind_of(value: Any) -> str:
@@ -104,7 +112,7 @@ class Channel:
 
     def append(self, filename: str, record: Mapping[str, Any]) -> None:
         """Append one JSON record (a line) to ``filename`` in the output directory."""
-        line = json.dumps({**record, "t": round(time.time(), 3)}, default=str, allow_nan=True)
+        line = json.dumps({**record, TIMESTAMP: round(time.time(), 3)}, default=str, allow_nan=True)
         with open(os.path.join(self.out_dir, filename), "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
             fh.flush()

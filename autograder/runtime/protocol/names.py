@@ -24,6 +24,8 @@ HANDOVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 ALLOWED_KINDS = "biufc"
 #: Longest string value the runtime records.
 MAX_TEXT = 10_000
+#: The key of the wall-clock time (seconds since the epoch) the channel adds to each line.
+TIMESTAMP = "t"
 #: Cell indices a record may carry.
 MAX_CELL_INDEX = 1_000_000
 
