@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from .fields import Malformed, as_object, cell_index, optional, required, strings
@@ -93,16 +93,17 @@ class JobSpec:
         if not all(type(v) is int for v in seeds.values()):
             raise Malformed("'test_seeds' holds something other than integers")
         select = optional(raw, "select", (list, type(None)), None)
+        default = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
         return cls(
             notebook_seed=required(raw, "notebook_seed", (int,)),
             cells=tuple(cells),
             cell_timeout=float(required(raw, "cell_timeout", (int, float))),
             test_timeout=float(required(raw, "test_timeout", (int, float))),
-            exercise=optional(raw, "exercise", (str,), ""),
+            exercise=optional(raw, "exercise", (str,), default["exercise"]),
             test_seeds=dict(seeds),
-            output_limit=optional(raw, "output_limit", (int,), cls.output_limit),
-            max_value_bytes=optional(raw, "max_value_bytes", (int,), cls.max_value_bytes),
+            output_limit=optional(raw, "output_limit", (int,), default["output_limit"]),
+            max_value_bytes=optional(raw, "max_value_bytes", (int,), default["max_value_bytes"]),
             select=None if select is None else strings(raw, "select"),
-            fresh=optional(raw, "fresh", (bool,), False),
-            tensorflow=optional(raw, "tensorflow", (bool,), True),
+            fresh=optional(raw, "fresh", (bool,), default["fresh"]),
+            tensorflow=optional(raw, "tensorflow", (bool,), default["tensorflow"]),
         )
