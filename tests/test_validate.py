@@ -6,6 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.load.exercise import load_exercise
 from autograder.load.notebook import grade_id
 from autograder.review import validate as validate_module
 from autograder.review.validate import Status, ValidationReport, validate
@@ -108,8 +109,8 @@ class FakeSandbox:
 
     name = "fake"
 
-    def __init__(self, errors, stop_at=None):
-        self.errors, self.stop_at, self.job = errors, stop_at, None
+    def __init__(self, errors, stop_at=None, timed_out=False):
+        self.errors, self.stop_at, self.job, self.timed_out = errors, stop_at, None, timed_out
 
     def run(self, job_dir, limits):
         self.job = read_spec(job_dir)
@@ -125,7 +126,7 @@ class FakeSandbox:
         else:
             channel.send(Phase("grading"))
             channel.send(Phase("done"))
-        return SandboxRun("fake", 0, False, 0.1)
+        return SandboxRun("fake", 0, self.timed_out, 0.1)
 
 
 def run_fake(monkeypatch, settings, tmp_path, cells, **fake):
@@ -172,6 +173,17 @@ def test_outcomes_are_classified(monkeypatch, settings, tmp_path):
     assert "? reshaping   not run" in text
     assert "Self-checks: 0 of 4 passed." in text
     assert "cell `filled_impl` raised SyntaxError" in text
+
+
+def test_a_run_stopped_at_its_time_limit_says_so(monkeypatch, settings, tmp_path):
+    cells = {"filled_impl": "def filled(s, v, d):\n    while True:\n        pass\n"}
+    report, _ = run_fake(monkeypatch, settings, tmp_path, cells, errors={}, stop_at="creation",
+                         timed_out=True)
+    limit = f"{load_exercise(settings, EX).limits.job_timeout:g}"
+    assert report.run_note == (f"The run was stopped after {limit} s; look for an endless loop "
+                               "or very slow code.")
+    assert all(q.status is Status.NOT_RUN for q in report.questions)
+    assert report.question("creation").detail == report.run_note
 
 
 def test_format_of_a_hand_made_report():
