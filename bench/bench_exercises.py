@@ -26,16 +26,17 @@ from autograder.judge.misconceptions import build_variant_runs  # noqa: E402
 from autograder.load.exercise import exercise_names, load_exercise  # noqa: E402
 from autograder.run.jobs import run_job  # noqa: E402
 from autograder.run.sandbox import choose_sandbox, close_sandbox, make_sandbox  # noqa: E402
+from autograder.runtime.protocol import CELLS_FILE, OUT_DIR, TIMESTAMP  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
 
 
 def phases(out_dir: Path) -> tuple[float, float]:
     """Seconds in the cells and in the tests, from cells.jsonl timestamps."""
     events = {}
-    for line in (out_dir / "cells.jsonl").read_text().splitlines():
+    for line in (out_dir / CELLS_FILE).read_text().splitlines():
         rec = json.loads(line)
         if rec.get("event") in ("ready", "grading", "done"):
-            events[rec["event"]] = rec["t"]
+            events[rec["event"]] = rec[TIMESTAMP]
     cells = events.get("grading", 0) - events.get("ready", 0)
     tests = events.get("done", 0) - events.get("grading", 0)
     return cells, tests
@@ -51,7 +52,7 @@ def main(names: list[str]) -> None:
     for name in names:
         ex = load_exercise(settings, name)
         cells = reference_cells(ex)
-        keep = Path(tempfile.mkdtemp()) / "out"
+        keep = Path(tempfile.mkdtemp()) / OUT_DIR
         t = time.monotonic()
         run_job(ex, cells, settings.seed, cold_box)
         cold = time.monotonic() - t

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from autograder.runtime.protocol import CELLS_FILE, OUT_DIR, TIMESTAMP  # noqa: E402
+
 PEERS: dict[str, str] = {
     "nbgrader": "nbgrader autograde (inline)",
     "cold": "gradetape cold, 1 worker",
@@ -129,7 +131,7 @@ class Probe:
         start = time.monotonic()
         result = self.box.run(job_dir, limits)
         wall = time.monotonic() - start
-        own = own_work(job_dir / "out" / "cells.jsonl")
+        own = own_work(job_dir / OUT_DIR / CELLS_FILE)
         with self.lock:
             self.jobs.append((self.phase, wall, own))
         return result
@@ -143,7 +145,7 @@ def own_work(path: Path) -> float | None:
         for line in path.read_text(encoding="utf-8").splitlines():
             rec = json.loads(line)
             if rec.get("event") in {"ready", "done"} and rec["event"] not in stamps:
-                stamps[rec["event"]] = float(rec["t"])
+                stamps[rec["event"]] = float(rec[TIMESTAMP])
     except (OSError, ValueError, KeyError):
         return None
     if "ready" in stamps and "done" in stamps:

@@ -1,10 +1,11 @@
-import json
 import os
 from pathlib import Path
 
 import pytest
 
+from autograder.run.jobs import lay_out_job
 from autograder.run.seeds import job_seeds
+from autograder.runtime.protocol import JobCell, JobSpec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -20,15 +21,16 @@ def make_job(tmp_path):
     def make(cells, grader="", tensorflow=False, **spec):
         count[0] += 1
         job = tmp_path / f"job{count[0]}"
-        (job / "in" / "grader").mkdir(parents=True)
-        (job / "out").mkdir()
-        grader_file = job / "in" / "grader" / "test_g.py"
+        grader_file = tmp_path / f"grader{count[0]}" / "test_g.py"
+        grader_file.parent.mkdir()
         grader_file.write_text(grader or "def test_nothing():\n    pass\n")
-        body = {"cell_timeout": 10, "test_timeout": 10, "tensorflow": tensorflow,
-                **job_seeds(1, "job", [grader_file]).as_json(),
-                "cells": [{"index": i, "cell_id": f"c{i}", "source": s} for i, s in enumerate(cells)]}
-        body.update(spec)
-        (job / "in" / "job.json").write_text(json.dumps(body))
+        seeds = job_seeds(1, "job", [grader_file])
+        if spec.get("select") is not None:
+            spec["select"] = tuple(spec["select"])
+        spec = {"cell_timeout": 10, "test_timeout": 10, **spec}
+        body = JobSpec(notebook_seed=seeds.notebook, test_seeds=seeds.tests, tensorflow=tensorflow,
+                       cells=tuple(JobCell(i, f"c{i}", s) for i, s in enumerate(cells)), **spec)
+        lay_out_job(job, body, [grader_file])
         return job
 
     return make

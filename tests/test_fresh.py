@@ -1,5 +1,6 @@
 """Fresh-process checks: the static plan, the hand-over copy, the merge and the two jobs."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -242,10 +243,8 @@ def no_tf(monkeypatch):
 
     def write_job(job_dir, *args, **kwargs):
         real(job_dir, *args, **kwargs)
-        spec_path = job_dir / "in" / "job.json"
-        spec = json.loads(spec_path.read_text())
-        spec["tensorflow"] = False
-        spec_path.write_text(json.dumps(spec))
+        spec = autograder.run.jobs.read_spec(job_dir)
+        autograder.run.jobs.write_spec(job_dir, dataclasses.replace(spec, tensorflow=False))
 
     monkeypatch.setattr(autograder.run.jobs, "write_job", write_job)
 

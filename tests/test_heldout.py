@@ -1,7 +1,6 @@
 """Held-out datasets: the sandbox gets inputs, the trusted side keeps the labels and scores."""
 
 import ast
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +13,10 @@ from autograder.load import heldout
 from autograder.load.exercise import private_sources
 from autograder.load.private_data import WIDTHS, PrivateDataError
 from autograder.run.job_output import read_job_output
+from autograder.run.jobs import lay_out_job
 from autograder.run.sandbox import SubprocessSandbox
 from autograder.run.seeds import job_seeds
+from autograder.runtime.protocol import JobCell, JobSpec
 from autograder.settings import Limits, load_settings
 
 MB = 1 << 20
@@ -95,13 +96,13 @@ def test_accuracy(student, heldout, predictions):
 
 def run(folder, cells, private=None):
     job = folder / "job"
-    (job / "in" / "grader").mkdir(parents=True)
-    (job / "out").mkdir()
-    (job / "in" / "grader" / "test_g.py").write_text(GRADER)
-    spec = {**job_seeds(1, "job", [job / "in" / "grader" / "test_g.py"]).as_json(),
-            "cell_timeout": 20, "test_timeout": 20, "tensorflow": False,
-            "cells": [{"index": 0, "cell_id": "c0", "source": cells}]}
-    (job / "in" / "job.json").write_text(json.dumps(spec))
+    grader = folder / "grader" / "test_g.py"
+    grader.parent.mkdir(parents=True)
+    grader.write_text(GRADER)
+    seeds = job_seeds(1, "job", [grader])
+    spec = JobSpec(notebook_seed=seeds.notebook, test_seeds=seeds.tests, cell_timeout=20,
+                   test_timeout=20, tensorflow=False, cells=(JobCell(0, "c0", cells),))
+    lay_out_job(job, spec, [grader])
     heldout.write_inputs(["digits"], 1, job / "in" / "data", private)
     SubprocessSandbox().run(job, Limits(job_timeout=60))
     out = read_job_output(str(job / "out"), 64 * MB, 64 * MB)

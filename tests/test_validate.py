@@ -1,16 +1,27 @@
 """`gradetape validate`: what would be graded, and the notebook's visible self-checks."""
 
-import json
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from autograder.load.exercise import load_exercise
 from autograder.load.notebook import grade_id
 from autograder.review import validate as validate_module
 from autograder.review.validate import Status, ValidationReport, validate
+from autograder.run.jobs import read_spec
 from autograder.run.sandbox.base import SandboxRun
+from autograder.runtime.channel import Channel
+from autograder.runtime.protocol import (
+    GRADER_DIR,
+    IN_DIR,
+    OUT_DIR,
+    CellEnded,
+    CellStarted,
+    Phase,
+    Ready,
+)
 from autograder.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,24 +109,24 @@ class FakeSandbox:
 
     name = "fake"
 
-    def __init__(self, errors, stop_at=None):
-        self.errors, self.stop_at, self.job = errors, stop_at, None
+    def __init__(self, errors, stop_at=None, timed_out=False):
+        self.errors, self.stop_at, self.job, self.timed_out = errors, stop_at, None, timed_out
 
     def run(self, job_dir, limits):
-        self.job = json.loads((job_dir / "in" / "job.json").read_text())
-        self.grader_files = sorted(p.name for p in (job_dir / "in" / "grader").iterdir())
-        lines = [{"event": "ready", "devices": []}]
-        for cell in self.job["cells"]:
-            lines.append({"event": "start", "index": cell["index"], "cell_id": cell["cell_id"]})
-            if cell["cell_id"] == self.stop_at:
+        self.job = read_spec(job_dir)
+        self.grader_files = sorted(p.name for p in (job_dir / IN_DIR / GRADER_DIR).iterdir())
+        channel = Channel(str(job_dir / OUT_DIR), 1 << 20)
+        channel.send(Ready())
+        for cell in self.job.cells:
+            channel.send(CellStarted(cell.index, cell.cell_id))
+            if cell.cell_id == self.stop_at:
                 break
-            error = self.errors.get(cell["cell_id"], "")
-            lines.append({"event": "end", "index": cell["index"], "cell_id": cell["cell_id"],
-                          "ok": not error, "error": error})
+            error = self.errors.get(cell.cell_id, "")
+            channel.send(CellEnded(cell.index, cell.cell_id, ok=not error, error=error))
         else:
-            lines += [{"event": "grading"}, {"event": "done"}]
-        (job_dir / "out" / "cells.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-        return SandboxRun("fake", 0, False, 0.1)
+            channel.send(Phase("grading"))
+            channel.send(Phase("done"))
+        return SandboxRun("fake", 0, self.timed_out, 0.1)
 
 
 def run_fake(monkeypatch, settings, tmp_path, cells, **fake):
@@ -127,9 +138,9 @@ def run_fake(monkeypatch, settings, tmp_path, cells, **fake):
 def test_self_checks_run_in_order_without_hidden_tests_or_secret_seed(monkeypatch, settings, tmp_path):
     report, box = run_fake(monkeypatch, settings, tmp_path,
                            {"filled_impl": "def filled(s, v, d):\n    return 1\n"}, errors={})
-    ids = [c["cell_id"] for c in box.job["cells"]]
+    ids = [c.cell_id for c in box.job.cells]
     assert box.grader_files == []  # the hidden graders never enter a validation run
-    assert box.job["notebook_seed"] == validate_module.VALIDATE_SEED != settings.seed
+    assert box.job.notebook_seed == validate_module.VALIDATE_SEED != settings.seed
     assert ids.index("imports") < ids.index("helpers") < ids.index("filled_impl")
     assert ids.index("arange_matrix_impl") < ids.index("creation") < ids.index("scale_pixels_impl")
     assert set(QUESTIONS) <= set(ids)
@@ -162,6 +173,17 @@ def test_outcomes_are_classified(monkeypatch, settings, tmp_path):
     assert "? reshaping   not run" in text
     assert "Self-checks: 0 of 4 passed." in text
     assert "cell `filled_impl` raised SyntaxError" in text
+
+
+def test_a_run_stopped_at_its_time_limit_says_so(monkeypatch, settings, tmp_path):
+    cells = {"filled_impl": "def filled(s, v, d):\n    while True:\n        pass\n"}
+    report, _ = run_fake(monkeypatch, settings, tmp_path, cells, errors={}, stop_at="creation",
+                         timed_out=True)
+    limit = f"{load_exercise(settings, EX).limits.job_timeout:g}"
+    assert report.run_note == (f"The run was stopped after {limit} s; look for an endless loop "
+                               "or very slow code.")
+    assert all(q.status is Status.NOT_RUN for q in report.questions)
+    assert report.question("creation").detail == report.run_note
 
 
 def test_format_of_a_hand_made_report():
@@ -239,8 +261,8 @@ def test_alone_runs_its_own_cells_and_self_checks(monkeypatch, student_dir):
     errors = {"indexing": "AssertionError: every_other_row(m): expected shape (3, 4), got (2, 4)"}
     cells = {"filled_impl": "def filled(s, v, d):\n    return 1\n"}
     report, box = run_alone(monkeypatch, student_dir, cells, errors=errors)
-    ids = [c["cell_id"] for c in box.job["cells"]]
-    assert box.grader_files == [] and box.job["notebook_seed"] == validate_module.VALIDATE_SEED
+    ids = [c.cell_id for c in box.job.cells]
+    assert box.grader_files == [] and box.job.notebook_seed == validate_module.VALIDATE_SEED
     assert ids.index("helpers") < ids.index("filled_impl") < ids.index("creation")
     assert set(QUESTIONS) <= set(ids) and len(ids) == len(set(ids))  # no cell runs twice
     by_id = {q.question: q for q in report.questions}
@@ -262,9 +284,9 @@ def test_alone_keeps_added_cells_once_in_place(monkeypatch, student_dir):
     box = FakeSandbox(errors={})
     monkeypatch.setattr(validate_module, "choose_sandbox", lambda isolation: box)
     validate(path)
-    sources = [c["source"] for c in box.job["cells"]]
+    sources = [c.source for c in box.job.cells]
     assert sources.count("scratch = 42") == 1
-    assert sources.index("scratch = 42") == [c["cell_id"] for c in box.job["cells"]].index("filled_impl") + 1
+    assert sources.index("scratch = 42") == [c.cell_id for c in box.job.cells].index("filled_impl") + 1
 
 
 def test_alone_edited_self_check_does_not_count(monkeypatch, student_dir):
@@ -295,80 +317,6 @@ def test_cli_outside_the_course(student_dir, capsys):
     printed = capsys.readouterr().out
     assert "not a notebook of this course" not in printed
     assert "· creation    not attempted" in printed and "15 points" in printed
-
-
-# ---------------------------------------------------------------------------------------------
-# nbgrader's Validate: `nbgrader validate` and the Validate button's server handler.
-
-
-def test_nbgrader_results_shape():
-    from autograder.integrations.nbgrader_validator import nbgrader_results
-    from autograder.review.validate import QuestionCheck
-
-    ok = ValidationReport(Path("a.ipynb"), None, questions=(QuestionCheck("q1", 2, Status.PASSED),))
-    assert nbgrader_results(ok, {}) == {}
-    bad = ValidationReport(Path("a.ipynb"), None, notices=("locked cell `h` was edited",), questions=(
-        QuestionCheck("q1", 2, Status.PASSED), QuestionCheck("q2", 3, Status.FAILED, "x < 1 <b>")))
-    failed = nbgrader_results(bad, {"q2": "assert f(1) == 2"})["failed"]
-    assert failed[0]["source"].startswith("✗ question `q2` (3 points): failed")
-    assert "assert f(1) == 2" in failed[0]["source"]
-    assert failed[0]["raw_error"] == "x < 1 <b>" and failed[0]["error"] == "x &lt; 1 &lt;b&gt;"
-    assert "1 of 2 passed" in failed[1]["raw_error"] and "`h` was edited" in failed[1]["raw_error"]
-    edited = ValidationReport(Path("a.ipynb"), None, notices=("n",), questions=ok.questions)
-    assert nbgrader_results(edited, {}) == {"changed": [{"source": "n"}]}
-    rejected = nbgrader_results(ValidationReport(Path("a.ipynb"), None, rejected="empty"), {})
-    assert "cannot be graded: empty" in rejected["failed"][0]["raw_error"]
-
-
-@pytest.fixture
-def config_dir(student_dir, monkeypatch):
-    """The student's folder holding the course's nbgrader_config.py; nbgrader's names restored."""
-    import nbgrader.apps.validateapp as app
-    import nbgrader.server_extensions.validate_assignment.handlers as handlers
-
-    monkeypatch.setattr(app, "Validator", app.Validator)
-    monkeypatch.setattr(handlers, "Validator", handlers.Validator)
-    shutil.copyfile(ROOT / "nbgrader_config.py", student_dir / "nbgrader_config.py")
-    monkeypatch.chdir(student_dir)
-    return student_dir
-
-
-def test_validate_button_gives_the_per_question_report(config_dir):
-    """The server handler's own code, with the config it loads on each click."""
-    import logging
-
-    from nbgrader.server_extensions.validate_assignment.handlers import ValidateAssignmentHandler
-
-    shutil.copyfile(RELEASE, config_dir / f"{EX}.ipynb")
-
-    class Handler:  # what validate_notebook uses of a tornado handler
-        settings = {"root_dir": str(config_dir)}
-        log = logging.getLogger("test")
-        root_dir = ValidateAssignmentHandler.root_dir
-        load_config = ValidateAssignmentHandler.load_config
-
-    answer = ValidateAssignmentHandler.validate_notebook(Handler(), f"{EX}.ipynb")
-    assert answer["success"] is True, answer
-    failed = answer["value"]["failed"]
-    assert [f["source"].splitlines()[0] for f in failed[:-1]] == [
-        f"· question `{q}` ({p} points): not attempted" for q, p in
-        zip(QUESTIONS, [3, 2, 4, 6], strict=True)]
-    assert "NotImplementedError" in failed[0]["raw_error"]
-    assert "0 of 4 passed" in failed[-1]["raw_error"]
-
-
-def test_nbgrader_validate_command(config_dir):
-    import os
-    import subprocess
-    import sys
-
-    shutil.copyfile(RELEASE, config_dir / "mine.ipynb")
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "mine.ipynb"],
-                          cwd=config_dir, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "· reshaping   not attempted (4 solution cells still raise NotImplementedError)" in done.stdout
-    assert "GradeTape: validating" in done.stderr
 
 
 @pytest.mark.slow

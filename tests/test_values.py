@@ -37,14 +37,14 @@ def value_of(out, **limits):
 def test_round_trip_through_channel(out):
     ch = Channel(str(out), MB)
     enc = ch.encode(np.arange(6, dtype=np.float32).reshape(2, 3))
-    write_tests(out, [record("x", enc)])
+    write_tests(out, [record("x", enc.to_record())])
     _, v = value_of(out)
     assert v.array.dtype == np.float32 and v.array.shape == (2, 3)
 
 
 def test_scalar_keeps_zero_dimensions(out):
     enc = Channel(str(out), MB).encode(1)
-    write_tests(out, [record("x", enc)])
+    write_tests(out, [record("x", enc.to_record())])
     _, v = value_of(out)
     assert v.array.shape == () and v.kind == "int"
 
@@ -72,7 +72,7 @@ def test_oversized_array_is_refused(out):
 
 def test_oversized_array_refused_by_channel_too(out):
     enc = Channel(str(out), 1000).encode(np.zeros(1000))
-    assert "too large" in enc["error"]
+    assert "too large" in enc.error and enc.file is None
 
 
 def test_string_dtype_refused(out):
@@ -124,11 +124,26 @@ def test_missing_output_directory(tmp_path):
     assert not output.finished and output.problems
 
 
-def test_hostile_fields_are_coerced(out):
-    write_tests(out, [{"test": "t.py::a", "points": "NaN", "question": ["x"], "values": "no"}])
+def test_records_of_the_wrong_shape_are_rejected_by_the_protocol(out):
+    write_tests(out, [
+        {"test": "t.py::a", "points": "NaN"},
+        {"test": "t.py::b", "question": ["x"]},
+        {"test": "t.py::c", "values": "no"},
+        {"test": "t.py::d", "values": [{"name": "v", "file": 7}]},
+        {"test": "t.py::e", "gpu": "yes"},
+        record("x", {"kind": "str", "str": "ok"}),
+    ])
+    (out / "cells.jsonl").write_text('{"event": "end", "index": "0", "ok": true}\n'
+                                     '{"event": "start", "index": -1}\n{"event": "boom"}\n'
+                                     '{"event": "ready", "devices": "cpu"}\n{"event": "done"}\n')
     output = read_job_output(str(out), MB, 64 * MB)
-    t = output.tests["t.py::a"]
-    assert t.points == 0.0 and t.values == ()
+    assert list(output.tests) == ["t.py::a"] and output.tests["t.py::a"].question == "q"
+    assert output.cells == [] and output.started_cells == [] and output.events == ["done"]
+    assert any("tests.jsonl: line 1 ignored ('points' is str" in p for p in output.problems)
+    assert any("'values' is str, not list" in p for p in output.problems)
+    assert any("'file' is int, not str" in p for p in output.problems)
+    assert any("cells.jsonl: line 3 ignored (unknown event 'boom')" in p for p in output.problems)
+    assert len(output.problems) == 9
 
 
 # --- hostile output: every reader limit (issue 12, item 3) ---

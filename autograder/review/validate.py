@@ -25,15 +25,8 @@ not used either. A passing self-check is a hint, not a grade.
 from __future__ import annotations
 
 import copy
-import json
-import re
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import nbformat
 
@@ -46,168 +39,32 @@ from autograder.load.notebook import (
     question_points,
     read_notebook,
 )
-from autograder.run.job_output import CellRecord, JobOutput, read_job_dir
+from autograder.review.notebook_questions import (
+    edited_cells,
+    is_blank,
+    solution_cells_by_question,
+    solution_ids,
+    with_runnable_self_checks,
+)
+from autograder.review.validate_report import (
+    QuestionCheck,
+    Status,
+    ValidationReport,
+    edit_notices,
+    first_line,
+    not_attempted,
+    self_check_hint,
+)
+from autograder.run.job_output import JobOutput
+from autograder.run.jobs import JobWording, job_cells, job_note, lay_out_job, run_laid_out
 from autograder.run.sandbox import BwrapSandbox, Sandbox, SubprocessSandbox, choose_sandbox
+from autograder.runtime.protocol import JobSpec
 from autograder.settings import CourseSettings, Limits
+
+__all__ = ["QuestionCheck", "Status", "ValidationReport", "find_exercise", "is_blank", "validate"]
 
 #: The (public) seed of a validation run; the course's secret seed never enters it.
 VALIDATE_SEED = 0
-
-_BLANK = re.compile(r"^[ \t]*raise[ \t]+NotImplementedError\b", re.MULTILINE)
-
-
-class Status(StrEnum):
-    """The outcome of one question's visible self-check."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    INCOMPLETE = "incomplete"  # some of its solution cells still raise NotImplementedError
-    NOT_ATTEMPTED = "not attempted"  # every one of its solution cells does
-    NOT_RUN = "not run"  # the run stopped (time limit, crash) before the self-check
-
-
-_MARKS = {
-    Status.PASSED: "✓",
-    Status.FAILED: "✗",
-    Status.INCOMPLETE: "·",
-    Status.NOT_ATTEMPTED: "·",
-    Status.NOT_RUN: "?",
-}
-
-
-@dataclass(frozen=True)
-class QuestionCheck:
-    """One question (an nbgrader grade cell) and what its visible self-check said.
-
-    Attributes:
-        question: The question cell's ``grade_id``.
-        points: Its points in the gradebook (from the hidden tests, not the self-check).
-        status: The self-check's outcome.
-        detail: The hint (the assertion's message) or why it did not pass or run.
-        solution_cells: ``grade_id`` of the solution cells this self-check exercises.
-        blank_cells: Those of them that still raise ``NotImplementedError``.
-    """
-
-    question: str
-    points: float
-    status: Status
-    detail: str = ""
-    solution_cells: tuple[str, ...] = ()
-    blank_cells: tuple[str, ...] = ()
-
-    @property
-    def mark(self) -> str:
-        """A one-character symbol of the status."""
-        return _MARKS[self.status]
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    """What ``validate`` found out about one notebook.
-
-    Attributes:
-        path: The notebook checked.
-        exercise: The exercise it belongs to (``None`` when that could not be told).
-        rejected: Why the notebook cannot be graded at all (``None`` when it can).
-        questions: One entry per question, in notebook order.
-        notices: What grading would change or ignore (edited locked cells, missing cells).
-        cell_errors: Errors of code cells that are not self-checks (e.g. a syntax error).
-        run_note: Why the run stopped early ("" when it did not).
-        ran: Whether the notebook was executed (not when nothing was attempted).
-        duration_s: Wall time of the whole check.
-        isolation: The sandbox the cells ran in ("" when nothing ran).
-        alone: Whether it was checked on its own (no course release to rebuild it on).
-    """
-
-    path: Path
-    exercise: str | None
-    rejected: str | None = None
-    questions: tuple[QuestionCheck, ...] = ()
-    notices: tuple[str, ...] = ()
-    cell_errors: tuple[str, ...] = ()
-    run_note: str = ""
-    ran: bool = False
-    duration_s: float = 0.0
-    isolation: str = ""
-    alone: bool = False
-
-    @property
-    def readable(self) -> bool:
-        """Whether the notebook could be read and matched to an exercise."""
-        return self.rejected is None
-
-    @property
-    def exit_code(self) -> int:
-        """0 when the notebook could be read (whatever the self-checks said), else 2."""
-        return 0 if self.readable else 2
-
-    @property
-    def all_passed(self) -> bool:
-        """Whether every visible self-check passed."""
-        return self.readable and all(q.status is Status.PASSED for q in self.questions)
-
-    @property
-    def total_points(self) -> float:
-        """Points of every question that would be graded."""
-        return sum(q.points for q in self.questions)
-
-    def question(self, question_id: str) -> QuestionCheck:
-        """The check of one question.
-
-        Raises:
-            KeyError: If the exercise has no such question.
-        """
-        for q in self.questions:
-            if q.question == question_id:
-                return q
-        raise KeyError(question_id)
-
-    def format(self) -> str:
-        """A readable multi-line report for a terminal."""
-        head = f"{self.path.name} — exercise {self.exercise}" if self.exercise else self.path.name
-        if self.rejected is not None:
-            return f"{head}\n✗ cannot be graded: {self.rejected}"
-        lines = [head]
-        if self.alone:
-            lines.append("(checked on its own: its cells and nbgrader metadata as in this file)")
-        width = max((len(q.question) for q in self.questions), default=0)
-        for q in self.questions:
-            if q.status is Status.PASSED:
-                text = q.status.value
-            elif q.status is Status.FAILED:
-                text = q.detail or q.status.value
-            else:
-                text = f"{q.status.value} ({q.detail})" if q.detail else q.status.value
-            lines.append(f"{q.mark} {q.question:<{width}}   {_indent(text, width + 5)}")
-        passed = sum(q.status is Status.PASSED for q in self.questions)
-        lines.append(
-            f"Self-checks: {passed} of {len(self.questions)} passed."
-            + (f" {self.run_note}" if self.run_note else "")
-        )
-        count = len(self.questions)
-        lines.append(
-            f"Would be graded: {count} question{'s' if count != 1 else ''}, "
-            f"{_num(self.total_points)} points, by hidden tests on other, random inputs\n"
-            "(the self-checks are hints, not the grade)."
-        )
-        notes = [*self.notices, *self.cell_errors]
-        if notes:
-            lines.append("Notes:")
-            lines.extend(f"  - {_indent(n, 4)}" for n in notes)
-        return "\n".join(lines)
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
-def _indent(text: str, width: int) -> str:
-    return text.strip("\n").replace("\n", "\n" + " " * width)
-
-
-def is_blank(source: str) -> bool:
-    """Whether a solution cell still holds the release's ``raise NotImplementedError``."""
-    return bool(_BLANK.search(source))
 
 
 def validate(
@@ -309,7 +166,7 @@ def _check_alone(
         )
     skeleton = copy.deepcopy(notebook)
     skeleton.cells = [c for c in skeleton.cells if grade_id(c)]  # added cells stay the student's
-    edits = _edited_cells(notebook)
+    edits = edited_cells(notebook)
     limits = settings.limits if settings is not None else Limits()
     isolation = settings.isolation if settings is not None else "auto"
     return _check(
@@ -325,36 +182,6 @@ def _check_alone(
         notices=notices,
         sandbox=sandbox,
     )
-
-
-def _edited_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
-    """Locked cells and self-checks whose content no longer matches nbgrader's checksum.
-
-    Returns:
-        ``grade_id`` -> what changed (``"edited"`` or ``"changed from X to Y"``).
-    """
-    from nbgrader.utils import compute_checksum
-
-    edits: dict[str, str] = {}
-    for cell in notebook.cells:
-        gid = grade_id(cell)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if not gid or not isinstance(meta, dict) or meta.get("solution"):
-            continue
-        kind = meta.get("cell_type")
-        if kind and kind != cell.get("cell_type"):
-            edits[gid] = f"changed from {kind} to {cell.get('cell_type')}"
-            continue
-        expected = meta.get("checksum")
-        if not expected:
-            continue
-        try:
-            actual = compute_checksum(cell)
-        except Exception:  # noqa: BLE001 - broken metadata counts as an edit
-            actual = ""
-        if actual != expected:
-            edits[gid] = "edited"
-    return edits
 
 
 def find_exercise(path: Path, notebook: nbformat.NotebookNode, settings: CourseSettings) -> str:
@@ -414,17 +241,17 @@ def _check(
     edits = edits or {}
     graded = prepare(notebook, release)
     points = question_points(release)
-    owners = _solution_cells_by_question(release, points)
-    solutions = _solution_ids(release)
+    owners = solution_cells_by_question(release, points)
+    solutions = solution_ids(release)
     blank = {gid for gid in solutions if is_blank(graded.student_code.get(gid, ""))}
     extras = any(key.startswith("extra-") for key in graded.student_code)
-    notices = (*notices, *graded.notices, *_edit_notices(edits, points))
+    notices = (*notices, *graded.notices, *edit_notices(edits, points))
     questions: list[QuestionCheck] = []
     if not extras and blank == solutions:
         # Nothing written yet: every self-check would stop at NotImplementedError.
         for q, pts in points.items():
             mine = owners[q]
-            questions.append(_not_attempted(q, pts, mine, mine))
+            questions.append(not_attempted(q, pts, mine, mine))
         return ValidationReport(
             path,
             exercise,
@@ -434,7 +261,7 @@ def _check(
             alone=alone,
         )
 
-    cells = prepare(notebook, _with_runnable_self_checks(release, points)).cells
+    cells = prepare(notebook, with_runnable_self_checks(release, points)).cells
     output, note, ran_in = _run(cells, limits, sandbox or _sandbox(isolation))
     ended = {rec.index: rec for rec in output.cells}
     by_gid = {c.cell_id: c for c in cells if c.cell_id}
@@ -444,7 +271,7 @@ def _check(
         if rec is None or rec.ok or cell.cell_id in points:
             continue
         name = f"cell `{cell.cell_id}`" if cell.cell_id else "a code cell you added"
-        cell_errors.append(f"{name} raised {_short(rec.error)}")
+        cell_errors.append(f"{name} raised {first_line(rec.error)}")
     for q, pts in points.items():
         mine = owners[q]
         empty = tuple(g for g in mine if g in blank)
@@ -454,7 +281,7 @@ def _check(
             reason = note or "the run stopped before this self-check"
             questions.append(QuestionCheck(q, pts, Status.NOT_RUN, reason, mine, empty))
         elif q in edits:
-            said = "it passed" if rec.ok else f"it said: {_hint(rec, [], ())}"
+            said = "it passed" if rec.ok else f"it said: {self_check_hint(rec, [], ())}"
             detail = (
                 f"this self-check cell was {edits[q]}, so its outcome does not count ({said}); "
                 "grading uses the original: restore it (copy it from the released notebook)"
@@ -463,9 +290,11 @@ def _check(
         elif rec.ok:
             questions.append(QuestionCheck(q, pts, Status.PASSED, "", mine, empty))
         elif empty and rec.error.startswith("NotImplementedError"):
-            questions.append(_not_attempted(q, pts, mine, empty))
+            questions.append(not_attempted(q, pts, mine, empty))
         else:
-            hint = _hint(rec, [ended.get(by_gid[g].index) for g in mine if g in by_gid], mine)
+            hint = self_check_hint(
+                rec, [ended.get(by_gid[g].index) for g in mine if g in by_gid], mine
+            )
             questions.append(QuestionCheck(q, pts, Status.FAILED, hint, mine, empty))
     return ValidationReport(
         path,
@@ -481,88 +310,6 @@ def _check(
     )
 
 
-def _edit_notices(edits: dict[str, str], points: dict[str, float]) -> list[str]:
-    """What grading does with the cells a student edited (checked alone: not restored here)."""
-    return [
-        f"{'self-check' if gid in points else 'locked cell'} `{gid}` was {what}; grading "
-        "restores the original, so your edit will not count"
-        for gid, what in edits.items()
-    ]
-
-
-def _not_attempted(
-    q: str, pts: float, mine: tuple[str, ...], empty: tuple[str, ...]
-) -> QuestionCheck:
-    n = len(empty)
-    if n == len(mine):
-        status = Status.NOT_ATTEMPTED
-        detail = f"{n} solution cell{'s' if n != 1 else ''} still raise{'s' if n == 1 else ''} "
-        detail += "NotImplementedError"
-    else:
-        status = Status.INCOMPLETE
-        names = ", ".join(f"`{g}`" for g in empty)
-        detail = f"{names} still raise{'s' if n == 1 else ''} NotImplementedError"
-    return QuestionCheck(q, pts, status, detail, mine, empty)
-
-
-def _hint(rec: CellRecord, solution_recs: list[CellRecord | None], mine: tuple[str, ...]) -> str:
-    """The self-check's message; an assertion's text alone, other errors with their type."""
-    broken = [
-        f"cell `{gid}` raised {_short(r.error)}"
-        for gid, r in zip(mine, solution_recs, strict=True)
-        if r is not None and not r.ok
-    ]
-    error = rec.error
-    if error.startswith("AssertionError: "):
-        text = error.removeprefix("AssertionError: ")
-    elif error == "AssertionError":
-        text = "an assertion failed (no message)"
-    else:
-        text = error
-    return "\n".join([*broken, text]) if broken else text
-
-
-def _short(error: str) -> str:
-    first = error.strip().splitlines()[0] if error.strip() else "an error"
-    return first[:300]
-
-
-def _solution_ids(release: nbformat.NotebookNode) -> set[str]:
-    return {
-        grade_id(c)
-        for c in release.cells
-        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
-    }
-
-
-def _solution_cells_by_question(
-    release: nbformat.NotebookNode, points: dict[str, float]
-) -> dict[str, tuple[str, ...]]:
-    """Each question's solution cells: the code solution cells since the previous question."""
-    owners: dict[str, tuple[str, ...]] = {}
-    solutions = _solution_ids(release)
-    pending: list[str] = []
-    for cell in release.cells:
-        gid = grade_id(cell)
-        if gid in points:
-            owners[gid] = tuple(pending)
-            pending = []
-        elif gid in solutions:
-            pending.append(gid)
-    return owners
-
-
-def _with_runnable_self_checks(
-    release: nbformat.NotebookNode, points: dict[str, float]
-) -> nbformat.NotebookNode:
-    """A copy of the release whose question cells count as locked cells, so they run."""
-    runnable = copy.deepcopy(release)
-    for cell in runnable.cells:
-        if grade_id(cell) in points:
-            cell.metadata.nbgrader["grade"] = False
-    return runnable
-
-
 def _sandbox(isolation: str) -> Sandbox:
     """The sandbox of a validation run.
 
@@ -574,41 +321,36 @@ def _sandbox(isolation: str) -> Sandbox:
     return choose_sandbox(isolation)
 
 
+#: How a validation run's early end is worded (the student runs their own notebook).
+SELF_CHECK_WORDING = JobWording(
+    timed_out="The run was stopped after {seconds:g} s; look for an endless loop or very slow "
+    "code.",
+    cell_ended="Code cell {cell} ended the Python process (it exited, crashed or ran out of "
+    "memory); later cells did not run.",
+    tests_ended="",  # a validation job has no tests
+    not_started="The notebook could not be run (the sandbox did not start).",
+)
+
+
 def _run(
     cells: tuple[CodeCell, ...], limits: Limits, sandbox: Sandbox
 ) -> tuple[JobOutput, str, str]:
-    """Run ``cells`` in ``sandbox`` with no grader; returns output, a note, the sandbox."""
-    job_dir = Path(tempfile.mkdtemp(prefix="gradetape-validate-"))
-    try:
-        (job_dir / "in" / "grader").mkdir(parents=True)  # empty: no hidden test runs
-        (job_dir / "out").mkdir()
-        spec: dict[str, Any] = {
-            "notebook_seed": VALIDATE_SEED,
-            "test_seeds": {},
-            "cell_timeout": limits.cell_timeout,
-            "test_timeout": limits.test_timeout,
-            "output_limit": limits.output_chars,
-            "max_value_bytes": 1 << 20,
-            "cells": [{"index": c.index, "cell_id": c.cell_id, "source": c.source} for c in cells],
-        }
-        (job_dir / "in" / "job.json").write_text(json.dumps(spec), encoding="utf-8")
-        run = sandbox.run(job_dir, limits)
-        output = read_job_dir(str(job_dir), 1 << 20, limits.max_total_mb << 20)
-    finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
-    note = ""
-    if run.timed_out:
-        note = (
-            f"The run was stopped after {limits.job_timeout:g} s; look for an endless loop "
-            "or very slow code."
-        )
-    elif "grading" not in output.events:
-        started = [i for i in output.started_cells if i not in {c.index for c in output.cells}]
-        if started:
-            note = (
-                f"Code cell {started[-1] + 1} ended the Python process (it exited, crashed or ran "
-                "out of memory); later cells did not run."
-            )
-        elif "ready" not in output.events:
-            note = "The notebook could not be run (the sandbox did not start)."
-    return output, note, run.isolation
+    """Run ``cells`` in ``sandbox`` with no grader; returns output, a note, the sandbox.
+
+    The job has an empty ``in/grader/`` (no hidden test runs), the public
+    :data:`VALIDATE_SEED` and no test seeds; it runs through the one job runner
+    (:func:`autograder.run.jobs.run_laid_out`) and is read by the same reader as grading.
+    """
+    spec = JobSpec(
+        notebook_seed=VALIDATE_SEED,
+        cells=job_cells(cells),
+        cell_timeout=limits.cell_timeout,
+        test_timeout=limits.test_timeout,
+        output_limit=limits.output_chars,
+        max_value_bytes=1 << 20,
+    )
+    result = run_laid_out(
+        lambda job_dir: lay_out_job(job_dir, spec), sandbox, limits, spec.max_value_bytes
+    )
+    note = job_note(result, limits, SELF_CHECK_WORDING)
+    return result.output, note, result.run.isolation

@@ -33,6 +33,7 @@ from autograder.run.handover import HANDOVER_NAME, Handover, copy_handover
 from autograder.run.job_output import JobOutput
 from autograder.run.jobs import JobResult, run_job
 from autograder.run.sandbox.base import Sandbox
+from autograder.runtime.protocol import HANDOVER_DIR, IN_DIR, OUT_DIR
 
 #: Changes whenever the way the two jobs are run or merged changes (part of key digests).
 FRESH_FORMAT = "1"
@@ -197,9 +198,9 @@ def run_graded(
         names = {plan.tests[t] for t in fresh_select}
 
         def collect(job_dir: Path) -> None:
-            shutil.rmtree(staging / "handover", ignore_errors=True)
+            shutil.rmtree(staging / HANDOVER_DIR, ignore_errors=True)
             report["copied"] = copy_handover(
-                job_dir / "out", staging / "handover", names, exercise.limits
+                job_dir / OUT_DIR, staging / HANDOVER_DIR, names, exercise.limits
             )
 
         first = _with_retry(
@@ -209,7 +210,7 @@ def run_graded(
         )
 
         def provide(job_dir: Path) -> None:  # a trusted tree: regular files and folders
-            shutil.copytree(staging / "handover", job_dir / "in" / "handover")
+            shutil.copytree(staging / HANDOVER_DIR, job_dir / IN_DIR / HANDOVER_DIR)
 
         fresh_keep = keep.parent / "fresh_out" if keep is not None else None
         fresh = _with_retry(

@@ -19,16 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.runtime.protocol import HANDOVER_DIR, HANDOVER_NAME
+from autograder.runtime.protocol import HANDOVER_REPORT as REPORT_FILE
 from autograder.settings import Limits
 
-#: A hand-over's name (``handover(name)``, ``fresh(name)``); the runtime checks the same.
-HANDOVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: A file or folder name inside a hand-over: no leading dot or dash, no separators.
 ENTRY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 #: Deepest folder nesting inside a hand-over.
 MAX_DEPTH = 6
-#: The report the fresh job's ``handed_over`` fixture reads (``in/handover/handover.json``).
-REPORT_FILE = "handover.json"
 _READ_CHUNK = 1 << 20
 
 
@@ -96,7 +94,7 @@ def copy_handover(
     wanted = sorted({n for n in names if HANDOVER_NAME.match(n)})
     root = _open_dir(None, str(out_dir))
     try:
-        handover = _open_dir(root, "handover") if root is not None else None
+        handover = _open_dir(root, HANDOVER_DIR) if root is not None else None
         try:
             for name in wanted:
                 if handover is not None:

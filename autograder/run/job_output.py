@@ -5,15 +5,15 @@ the job's own directory without following symbolic links at any component (the j
 ``out``, ``values`` and each file). JSON is parsed within :class:`~.readers.ReaderLimits`
 (depth, integer size, line length, record count); arrays are loaded with
 ``allow_pickle=False`` after their header has been checked (numeric dtype, rank, element
-count and bytes, computed without overflow, and the file's real size). Error texts are cut
-to their first line. Anything else the sandbox left behind is ignored. Nothing here raises
-on hostile input: problems are collected as readable strings.
+count and bytes, computed without overflow, and the file's real size). Each record's
+structure is checked by the protocol's parsers (:mod:`autograder.runtime.protocol`); a
+record they reject is skipped with a problem. Error texts are cut to their first line.
+Nothing here raises on hostile input: problems are collected as readable strings.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,12 +30,9 @@ from autograder.load.readers import (
     safe_tag,
     short_error,
 )
-from autograder.runtime.channel import ALLOWED_KINDS, CELLS_FILE, TESTS_FILE, VALUES_DIR
+from autograder.runtime import protocol
 
-_VALUE_FILE = re.compile(r"^v\d{5}\.npy$")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-#: The folder of a job directory the sandbox writes to.
-OUT_DIR = "out"
 
 
 @dataclass(frozen=True)
@@ -159,10 +156,11 @@ class _Reader:
         return data
 
 
-def _jsonl(reader: _Reader, name: str) -> list[dict[str, Any]]:
+def _jsonl(reader: _Reader, name: str) -> list[tuple[int, Any]]:
+    """The JSON values of a ``.jsonl`` file with their line numbers, within the limits."""
     limits = reader.limits
     data = reader.read_bytes(name, limits.jsonl_bytes)
-    records: list[dict[str, Any]] = []
+    records: list[tuple[int, Any]] = []
     if data is None:
         return records
     for number, line in enumerate(data.split(b"\n"), 1):
@@ -181,14 +179,13 @@ def _jsonl(reader: _Reader, name: str) -> list[dict[str, Any]]:
         except Unreadable as exc:
             reader.problems.append(f"{name}: line {number} ignored (not JSON we accept: {exc})")
             continue
-        if isinstance(record, dict):
-            records.append(record)
+        records.append((number, record))
     return records
 
 
 def _load_array(reader: _Reader, name: str, max_bytes: int) -> Value | str:
     """Load one ``.npy`` file, or return why it was refused."""
-    if not _VALUE_FILE.match(name):
+    if not protocol.VALUE_FILE.match(name):
         return "bad value file name"
     fd = reader.open(name)
     if fd is None:
@@ -214,7 +211,12 @@ def _read_npy(fh: Any, max_bytes: int, limits: ReaderLimits) -> np.ndarray:
         shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
     else:
         raise Unreadable(f"unsupported .npy version {version}")
-    if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields or dtype.subdtype:
+    if (
+        dtype.hasobject
+        or dtype.kind not in protocol.ALLOWED_KINDS
+        or dtype.fields
+        or dtype.subdtype
+    ):
         raise Unreadable(f"dtype {dtype} is not allowed")
     size = check_array_header(shape, dtype.itemsize, max_bytes, limits)
     if os.fstat(fh.fileno()).st_size - fh.tell() != size:
@@ -223,32 +225,21 @@ def _read_npy(fh: Any, max_bytes: int, limits: ReaderLimits) -> np.ndarray:
     return np.lib.format.read_array(fh, allow_pickle=False)
 
 
-def _value(reader: _Reader | None, raw: Any, max_bytes: int) -> Value:
-    if not isinstance(raw, dict):
-        return Value(kind="?", error="malformed record")
-    kind = safe_tag(raw.get("kind", "?"))
-    tensor = raw.get("tensor") is True
-    if raw.get("error"):
-        return Value(kind=kind, error=short_error(raw["error"]), tensor=tensor)
-    if "str" in raw:
-        return Value(kind=kind, text=str(raw["str"])[:10_000], tensor=tensor)
-    if "file" in raw and reader is not None:
-        loaded = _load_array(reader, str(raw["file"]), max_bytes)
+def _value(
+    reader: _Reader | None, raw: protocol.EncodedValue, tensor: bool, max_bytes: int
+) -> Value:
+    kind = safe_tag(raw.kind)
+    if raw.error:
+        return Value(kind=kind, error=short_error(raw.error), tensor=tensor)
+    if raw.text is not None:
+        return Value(kind=kind, text=raw.text[: protocol.MAX_TEXT], tensor=tensor)
+    if raw.file is not None and reader is not None:
+        loaded = _load_array(reader, raw.file, max_bytes)
         if isinstance(loaded, str):
-            reader.problems.append(f"{VALUES_DIR}/{str(raw['file'])[:40]}: {loaded}")
+            reader.problems.append(f"{protocol.VALUES_DIR}/{raw.file[:40]}: {loaded}")
             return Value(kind=kind, error=loaded, tensor=tensor)
         return Value(kind=kind, array=loaded.array, tensor=tensor)
     return Value(kind=kind, tensor=tensor)
-
-
-def _float(raw: Any, default: float) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        return default
-    try:
-        number = float(raw)
-    except (TypeError, ValueError, OverflowError):
-        return default
-    return number if np.isfinite(number) else default
 
 
 def read_job_dir(
@@ -277,7 +268,7 @@ def read_job_dir(
         return output
     try:
         try:
-            out_fd = os.open(OUT_DIR, _DIR_FLAGS, dir_fd=job_fd)
+            out_fd = os.open(protocol.OUT_DIR, _DIR_FLAGS, dir_fd=job_fd)
         except OSError as exc:
             output.problems.append(f"no output directory ({exc.strerror})")
             return output
@@ -321,12 +312,12 @@ def _read_out(
     try:
         reader = _Reader(dir_fd, max_total_bytes, output.problems, limits)
         _read_cells(reader, output)
-        err = reader.read_bytes("runtime_error.txt", 20_000)
+        err = reader.read_bytes(protocol.RUNTIME_ERROR_FILE, 20_000)
         if err:
             output.runtime_error = err.decode("utf-8", errors="replace")
         values_reader = None
         try:
-            vfd = os.open(VALUES_DIR, _DIR_FLAGS, dir_fd=dir_fd)
+            vfd = os.open(protocol.VALUES_DIR, _DIR_FLAGS, dir_fd=dir_fd)
             values_reader = _Reader(vfd, reader.budget, output.problems, limits)
         except OSError:
             vfd = -1
@@ -342,59 +333,65 @@ def _read_out(
 
 
 def _read_cells(reader: _Reader, output: JobOutput) -> None:
-    for rec in _jsonl(reader, CELLS_FILE):
-        event = str(rec.get("event", ""))
-        index = rec.get("index")
-        if type(index) is not int or not 0 <= index < 1_000_000:
-            index = None
-        if event == "start" and index is not None:
-            output.started_cells.append(index)
-        elif event == "end" and index is not None:
+    for number, raw in _jsonl(reader, protocol.CELLS_FILE):
+        try:
+            event = protocol.parse_cell_event(raw)
+        except protocol.Malformed as exc:
+            reader.problems.append(
+                f"{protocol.CELLS_FILE}: line {number} ignored ({short_error(exc)})"
+            )
+            continue
+        if isinstance(event, protocol.CellStarted):
+            output.started_cells.append(event.index)
+        elif isinstance(event, protocol.CellEnded):
             output.cells.append(
                 CellRecord(
-                    index=index,
-                    cell_id=short_error(rec.get("cell_id", ""), 100),
-                    ok=rec.get("ok") is True,
-                    error=short_error(rec.get("error", "")),
+                    index=event.index,
+                    cell_id=short_error(event.cell_id, 100),
+                    ok=event.ok,
+                    error=short_error(event.error),
                 )
             )
-        elif event in {"ready", "grading", "done"}:
-            output.events.append(event)
-            if event == "ready" and isinstance(rec.get("devices"), list):
-                output.devices = [str(d)[:100] for d in rec["devices"][:16]]
-                output.tf32 = rec.get("tf32") is True
+        elif isinstance(event, protocol.Ready):
+            output.events.append(event.EVENT)
+            output.devices = [d[:100] for d in event.devices[:16]]
+            output.tf32 = event.tf32
+        else:
+            output.events.append(event.event)
 
 
 def _read_tests(
     reader: _Reader, values_reader: _Reader | None, output: JobOutput, max_bytes: int
 ) -> None:
-    for rec in _jsonl(reader, TESTS_FILE):
-        if "collect_error" in rec:
-            output.collect_errors.append(str(rec.get("message", ""))[:3000])  # instructor-only
-            continue
-        test = str(rec.get("test", ""))[:300]
-        if not test or test in output.tests:
-            continue
-        raw_values = rec.get("values")
-        values: list[Recorded] = []
-        for raw in raw_values if isinstance(raw_values, list) else []:
-            if not isinstance(raw, dict):
-                continue
-            tol = raw.get("tol")
-            values.append(
-                Recorded(
-                    name=str(raw.get("name", ""))[:200],
-                    value=_value(values_reader, raw, max_bytes),
-                    tolerance=tol if isinstance(tol, dict) else {},
-                )
+    for number, raw in _jsonl(reader, protocol.TESTS_FILE):
+        try:
+            rec = protocol.parse_test_line(raw)
+        except protocol.Malformed as exc:
+            reader.problems.append(
+                f"{protocol.TESTS_FILE}: line {number} ignored ({short_error(exc)})"
             )
+            continue
+        if isinstance(rec, protocol.CollectError):
+            output.collect_errors.append(rec.message[:3000])  # instructor-only
+            continue
+        test = rec.test[:300]
+        if test in output.tests:
+            continue
+        values = tuple(
+            Recorded(
+                name=v.name[:200],
+                value=_value(values_reader, v.value, v.tensor, max_bytes),
+                tolerance=dict(v.tolerance),
+            )
+            for v in rec.values
+        )
         output.tests[test] = TestRecord(
             test=test,
-            question=str(rec.get("question", ""))[:200],
-            points=_float(rec.get("points"), 0.0),
-            timeout=_float(rec.get("timeout"), 0.0),
-            gpu=rec.get("gpu") is True,
-            outcome=str(rec.get("outcome", ""))[:20],
-            message=error_line(rec.get("message", "")),
-            values=tuple(values),
+            question=rec.question[:200],
+            points=rec.points if np.isfinite(rec.points) else 0.0,
+            timeout=rec.timeout if np.isfinite(rec.timeout) else 0.0,
+            gpu=rec.gpu,
+            outcome=rec.outcome[:20],
+            message=error_line(rec.message),
+            values=values,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -15,6 +14,16 @@ from autograder.load.notebook import CodeCell
 from autograder.run.job_output import JobOutput, read_job_dir
 from autograder.run.sandbox.base import Sandbox, SandboxRun
 from autograder.run.seeds import job_seeds
+from autograder.runtime.protocol import (
+    DATA_DIR,
+    GRADER_DIR,
+    HANDOVER_DIR,
+    IN_DIR,
+    JOB_FILE,
+    OUT_DIR,
+    JobCell,
+    JobSpec,
+)
 from autograder.settings import Limits
 
 
@@ -33,6 +42,55 @@ class JobResult:
 
     output: JobOutput
     run: SandboxRun
+
+
+def job_spec(
+    exercise: Exercise,
+    cells: Sequence[CodeCell],
+    seed: int,
+    limits: Limits,
+    select: Sequence[str] | None = None,
+    fresh: bool = False,
+) -> JobSpec:
+    """The job spec of a grading job: ``seed`` (the course seed) enters only as derived seeds."""
+    seeds = job_seeds(seed, exercise.name, exercise.grader_files())
+    return JobSpec(
+        exercise=exercise.name,
+        notebook_seed=seeds.notebook,
+        test_seeds=dict(sorted(seeds.tests.items())),
+        cells=job_cells(cells),
+        cell_timeout=limits.cell_timeout,
+        test_timeout=limits.test_timeout,
+        output_limit=limits.output_chars,
+        max_value_bytes=limits.max_value_mb << 20,
+        select=None if select is None else tuple(sorted(select)),
+        fresh=fresh,
+    )
+
+
+def job_cells(cells: Sequence[CodeCell]) -> tuple[JobCell, ...]:
+    """The cells of a job spec."""
+    return tuple(JobCell(c.index, c.cell_id, c.source) for c in cells)
+
+
+def lay_out_job(job_dir: Path, spec: JobSpec, grader_files: Sequence[Path] = ()) -> None:
+    """Create ``in/job.json``, ``in/grader/`` (with ``grader_files``) and an empty ``out/``."""
+    grader = job_dir / IN_DIR / GRADER_DIR
+    grader.mkdir(parents=True)
+    (job_dir / OUT_DIR).mkdir()
+    for path in grader_files:
+        shutil.copyfile(path, grader / path.name)
+    write_spec(job_dir, spec)
+
+
+def write_spec(job_dir: Path, spec: JobSpec) -> None:
+    """Write (or replace) the job's ``in/job.json``."""
+    (job_dir / IN_DIR / JOB_FILE).write_text(spec.to_json(), encoding="utf-8")
+
+
+def read_spec(job_dir: Path) -> JobSpec:
+    """The job's ``in/job.json`` (raises :class:`~autograder.runtime.protocol.Malformed`)."""
+    return JobSpec.from_json((job_dir / IN_DIR / JOB_FILE).read_text(encoding="utf-8"))
 
 
 def write_job(
@@ -55,25 +113,9 @@ def write_job(
     ``seed`` is the course seed: it stays here. ``job.json`` receives only seeds derived
     from it (:mod:`autograder.run.seeds`): ``notebook_seed`` and ``test_seeds``.
     """
-    (job_dir / "in" / "grader").mkdir(parents=True)
-    (job_dir / "out").mkdir()
-    for path in exercise.grader_files():
-        shutil.copyfile(path, job_dir / "in" / "grader" / path.name)
-    write_inputs(exercise.datasets, seed, job_dir / "in" / "data", exercise.private_data)
-    spec = {
-        "exercise": exercise.name,
-        **job_seeds(seed, exercise.name, exercise.grader_files()).as_json(),
-        "cell_timeout": limits.cell_timeout,
-        "test_timeout": limits.test_timeout,
-        "output_limit": limits.output_chars,
-        "max_value_bytes": limits.max_value_mb << 20,
-        "cells": [{"index": c.index, "cell_id": c.cell_id, "source": c.source} for c in cells],
-    }
-    if select is not None:
-        spec["select"] = sorted(select)
-    if fresh:
-        spec["fresh"] = True
-    (job_dir / "in" / "job.json").write_text(json.dumps(spec), encoding="utf-8")
+    spec = job_spec(exercise, cells, seed, limits, select, fresh)
+    lay_out_job(job_dir, spec, exercise.grader_files())
+    write_inputs(exercise.datasets, seed, job_dir / IN_DIR / DATA_DIR, exercise.private_data)
 
 
 def run_job(
@@ -87,10 +129,7 @@ def run_job(
     provide: Callable[[Path], None] | None = None,
     collect: Callable[[Path], None] | None = None,
 ) -> JobResult:
-    """Run one job and return what it produced; the job directory is removed afterwards.
-
-    The output is read from this job's own folder only, without following symlinks (see
-    :func:`autograder.run.job_output.read_job_dir`); reading never raises for what the job wrote.
+    """Run one grading job and return what it produced (see :func:`run_laid_out`).
 
     Args:
         exercise: The exercise whose grader runs.
@@ -107,26 +146,58 @@ def run_job(
         SandboxFailure: If the sandbox itself raised (a platform problem).
     """
     limits = exercise.limits
-    job_dir = Path(tempfile.mkdtemp(prefix="gradetape-job-"))
-    try:
+
+    def lay_out(job_dir: Path) -> None:
         write_job(job_dir, exercise, cells, seed, limits, select, fresh)
         if provide is not None:
             provide(job_dir)
+
+    return run_laid_out(lay_out, sandbox, limits, limits.max_value_mb << 20, keep, collect)
+
+
+def run_laid_out(
+    lay_out: Callable[[Path], None],
+    sandbox: Sandbox,
+    limits: Limits,
+    max_value_bytes: int,
+    keep: Path | None = None,
+    collect: Callable[[Path], None] | None = None,
+) -> JobResult:
+    """Lay out a new job directory, run it, read its output; the directory is removed after.
+
+    The output is read from this job's own folder only, without following symlinks (see
+    :func:`autograder.run.job_output.read_job_dir`); reading never raises for what the job
+    wrote.
+
+    Args:
+        lay_out: Writes the job's ``in/`` and empty ``out/`` into the directory it is given.
+        sandbox: Where to run.
+        limits: The job's limits.
+        max_value_bytes: Largest array read back.
+        keep: If given, the job's ``out`` directory is copied here (used to cache keys).
+        collect: Called with the job directory after the run, before it is removed.
+
+    Raises:
+        SandboxFailure: If the sandbox itself raised (a platform problem).
+    """
+    job_dir = Path(tempfile.mkdtemp(prefix="gradetape-job-"))
+    try:
+        lay_out(job_dir)
         try:
             run = sandbox.run(job_dir, limits)
         except Exception as exc:
             raise SandboxFailure(
                 f"the {sandbox.name} sandbox raised {type(exc).__name__}: {exc}"
             ) from exc
-        output = read_job_dir(str(job_dir), limits.max_value_mb << 20, limits.max_total_mb << 20)
-        out = job_dir / "out"
+        output = read_job_dir(str(job_dir), max_value_bytes, limits.max_total_mb << 20)
+        out = job_dir / OUT_DIR
         if keep is not None and out.is_dir() and not out.is_symlink() and not job_dir.is_symlink():
             shutil.copytree(
-                job_dir / "out",
+                out,
                 keep,
                 symlinks=True,
                 dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns("handover"),  # the fresh job's input, not output
+                ignore=shutil.ignore_patterns(HANDOVER_DIR),  # the fresh job's input, not output
             )
         if collect is not None:
             collect(job_dir)
@@ -135,25 +206,43 @@ def run_job(
         shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def job_note(result: JobResult, limits: Limits) -> str:
+@dataclass(frozen=True)
+class JobWording:
+    """How :func:`job_note` words each way a job can end early, for one audience.
+
+    ``{seconds}`` is the job's time limit and ``{cell}`` the 1-based number of the code cell
+    that ended the process.
+    """
+
+    timed_out: str
+    cell_ended: str
+    tests_ended: str
+    not_started: str
+
+
+#: The wording of a grading job's note (students read it beside their score).
+GRADING_WORDING = JobWording(
+    timed_out="the grading job was stopped after {seconds:g} s; look for an endless loop or "
+    "very slow code",
+    cell_ended="the notebook ended the grading process in code cell {cell} (it exited, crashed "
+    "or ran out of memory); later cells and the tests did not run",
+    tests_ended="the grading process ended during the tests (a crash, an exit or running out of "
+    "memory)",
+    not_started="the grading process could not start; an instructor has been told",
+)
+
+
+def job_note(result: JobResult, limits: Limits, wording: JobWording = GRADING_WORDING) -> str:
     """Why a job ended before all tests ran, in words a student can act on ("" if it didn't)."""
     out, run = result.output, result.run
     if out.finished:
         return ""
     if run.timed_out:
-        return (
-            f"the grading job was stopped after {limits.job_timeout:g} s; look for an endless "
-            "loop or very slow code"
-        )
+        return wording.timed_out.format(seconds=limits.job_timeout)
     ended = {c.index for c in out.cells}
     unfinished = [i for i in out.started_cells if i not in ended]
     if unfinished:
-        return (
-            f"the notebook ended the grading process in code cell {unfinished[-1] + 1} (it "
-            "exited, crashed or ran out of memory); later cells and the tests did not run"
-        )
+        return wording.cell_ended.format(cell=unfinished[-1] + 1)
     if "grading" in out.events:
-        return (
-            "the grading process ended during the tests (a crash, an exit or running out of memory)"
-        )
-    return "the grading process could not start; an instructor has been told"
+        return wording.tests_ended
+    return wording.not_started

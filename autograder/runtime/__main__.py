@@ -1,17 +1,30 @@
 """Entry point inside the sandbox: ``python -m gradetape_runtime JOB_DIR``.
 
-``JOB_DIR/in/job.json`` describes the job; ``JOB_DIR/in/grader/`` holds the hidden tests;
-everything produced goes to ``JOB_DIR/out/``. The process ends with ``os._exit`` so that
+``JOB_DIR/in/job.json`` describes the job (a :class:`~.protocol.JobSpec`);
+``JOB_DIR/in/grader/`` holds the hidden tests; everything produced goes to ``JOB_DIR/out/``
+(see :mod:`.protocol` for the layout and the records). The process ends with ``os._exit`` so that
 nothing a notebook registered (atexit hooks, threads) can delay or change the outcome.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
 import traceback
+
+from .protocol import (
+    DATA_DIR,
+    GRADER_DIR,
+    HANDOVER_DIR,
+    IN_DIR,
+    JOB_FILE,
+    OUT_DIR,
+    RUNTIME_ERROR_FILE,
+    JobSpec,
+    Phase,
+    Ready,
+)
 
 
 def _quiet_fds() -> None:
@@ -23,9 +36,10 @@ def _quiet_fds() -> None:
 
 def main(job_dir: str) -> int:
     """Run one job; returns the exit status (0 when the runtime itself worked)."""
-    out_dir = os.path.join(job_dir, "out")
-    with open(os.path.join(job_dir, "in", "job.json"), encoding="utf-8") as fh:
-        job = json.load(fh)
+    out_dir = os.path.join(job_dir, OUT_DIR)
+    in_dir = os.path.join(job_dir, IN_DIR)
+    with open(os.path.join(in_dir, JOB_FILE), encoding="utf-8") as fh:
+        job = JobSpec.from_json(fh.read())
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     # Installed pytest plugins (xdist, anyio, ...) cost seconds to load and have no place
     # in a grader run.
@@ -33,26 +47,21 @@ def main(job_dir: str) -> int:
     os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="ipython-"))
     os.environ.setdefault("MPLBACKEND", "Agg")
 
-    from .channel import CELLS_FILE, Channel
+    from .channel import Channel
     from .execute import run_cells
     from .plugin import GraderPlugin
 
-    channel = Channel(out_dir, int(job.get("max_value_bytes", 16 << 20)))
+    channel = Channel(out_dir, job.max_value_bytes)
     # Only derived seeds reach a job (the course seed stays on the trusted side).
-    if "notebook_seed" not in job:
-        raise ValueError(
-            "job.json has no notebook_seed: build jobs with autograder.run.jobs.write_job"
-        )
-    seed = int(job["notebook_seed"]) & 0x7FFFFFFF
-    test_seeds = {str(k): int(v) for k, v in dict(job.get("test_seeds") or {}).items()}
-    if job.get("tensorflow", True):
+    seed = job.notebook_seed & 0x7FFFFFFF
+    if job.tensorflow:
         import keras
         import tensorflow as tf
     # The real tensor type, taken before any student code runs: ``expect(..., tensor=True)``
     # compares ``type(value)`` with it (a student class cannot pass for it; ``isinstance``
     # and ``__module__`` can be faked).
     tensor_types: tuple[type, ...] = ()
-    if job.get("tensorflow", True):
+    if job.tensorflow:
         tensor_types = (type(tf.constant(0.0)),)
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
@@ -64,38 +73,33 @@ def main(job_dir: str) -> int:
     np.random.seed(seed)
     devices: list[str] = []
     tf32 = False
-    if job.get("tensorflow", True):
+    if job.tensorflow:
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:  # CPU and GPU runners must agree within the graders' tolerances
             tf.config.experimental.enable_tensor_float_32_execution(False)
         devices = [d.name for d in tf.config.list_physical_devices()]
         tf32 = bool(tf.config.experimental.tensor_float_32_execution_enabled())
-    channel.append(CELLS_FILE, {"event": "ready", "devices": devices, "tf32": tf32})
+    channel.send(Ready(tuple(devices), tf32))
     # Take what the grader needs before any student code runs, so patching pytest.main
     # or the plugin module from a cell cannot stop the hidden tests.
     import pytest
 
     pytest_main = pytest.main
-    namespace = run_cells(
-        job["cells"],
-        channel,
-        float(job["cell_timeout"]),
-        int(job.get("output_limit", 20_000)),
-    )
-    channel.append(CELLS_FILE, {"event": "grading"})
+    namespace = run_cells(job.cells, channel, job.cell_timeout, job.output_limit)
+    channel.send(Phase("grading"))
     plugin = GraderPlugin(
         namespace,
-        test_seeds,
+        job.test_seeds,
         channel,
-        float(job["test_timeout"]),
-        data_dir=os.path.join(job_dir, "in", "data"),
-        handover_out=os.path.join(out_dir, "handover"),
-        handover_in=os.path.join(job_dir, "in", "handover"),
-        fresh=bool(job.get("fresh", False)),
+        job.test_timeout,
+        data_dir=os.path.join(in_dir, DATA_DIR),
+        handover_out=os.path.join(out_dir, HANDOVER_DIR),
+        handover_in=os.path.join(in_dir, HANDOVER_DIR),
+        fresh=job.fresh,
         tensor_types=tensor_types,
     )
-    grader_dir = os.path.join(job_dir, "in", "grader")
-    selected = [str(t) for t in job.get("select") or []]
+    grader_dir = os.path.join(in_dir, GRADER_DIR)
+    selected = list(job.select or ())
     targets = [os.path.join(grader_dir, t) for t in selected if "/" not in t] or [grader_dir]
     args = [
         *targets,
@@ -116,14 +120,14 @@ def main(job_dir: str) -> int:
         "-s",
     ]
     pytest_main(args, plugins=[plugin])
-    channel.append(CELLS_FILE, {"event": "done"})
+    channel.send(Phase("done"))
     return 0
 
 
 def record_failure(job_dir: str) -> None:
     """Write the current exception's traceback for the trusted side (never to students)."""
     try:
-        with open(os.path.join(job_dir, "out", "runtime_error.txt"), "w") as fh:
+        with open(os.path.join(job_dir, OUT_DIR, RUNTIME_ERROR_FILE), "w") as fh:
             fh.write(traceback.format_exc()[-5000:])
     except OSError:
         pass

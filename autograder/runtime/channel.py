@@ -1,7 +1,8 @@
 """The sandbox side of the value channel: record values as JSON plus ``.npy`` files.
 
-The trusted side reads these files with :mod:`autograder.run.job_output`, which enforces the
-limits again; everything here is a convenience for honest graders, not a guarantee.
+The records and file names are the protocol's (:mod:`.protocol`). The trusted side reads
+these files with :mod:`autograder.run.job_output`, which enforces the limits again;
+everything here is a convenience for honest graders, not a guarantee.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from typing import Any
 
 import numpy as np
 
-#: dtype kinds that may cross the boundary (bool, signed, unsigned, float, complex).
-ALLOWED_KINDS = "biufc"
-#: File names the channel uses.
-TESTS_FILE = "tests.jsonl"
-CELLS_FILE = "cells.jsonl"
-VALUES_DIR = "values"
+from .protocol import (
+    ALLOWED_KINDS,
+    MAX_TEXT,
+    TIMESTAMP,
+    VALUES_DIR,
+    EncodedValue,
+    Record,
+    value_file,
+)
 
 
 def kind_of(value: Any) -> str:
@@ -84,27 +88,31 @@ class Channel:
         self.max_value_bytes = max_value_bytes
         self._count = 0
 
-    def encode(self, value: Any) -> dict[str, Any]:
+    def encode(self, value: Any) -> EncodedValue:
         """Encode one value: scalars and strings inline, arrays as ``.npy`` files."""
         kind = kind_of(value)
         if isinstance(value, str):
-            return {"kind": kind, "str": value[:10_000]}
+            return EncodedValue(kind, text=value[:MAX_TEXT])
         if value is None:
-            return {"kind": kind}
+            return EncodedValue(kind)
         try:
             array = to_array(value)
         except Exception as exc:  # noqa: BLE001 - any failure is a recorded error
-            return {"kind": kind, "error": f"{type(exc).__name__}: {exc}"[:500]}
+            return EncodedValue(kind, error=f"{type(exc).__name__}: {exc}"[:500])
         if array.nbytes > self.max_value_bytes:
-            return {"kind": kind, "error": f"value too large ({array.nbytes} bytes)"}
+            return EncodedValue(kind, error=f"value too large ({array.nbytes} bytes)")
         self._count += 1
-        fname = f"v{self._count:05d}.npy"
+        fname = value_file(self._count)
         np.save(os.path.join(self.values_dir, fname), array, allow_pickle=False)
-        return {"kind": kind, "file": fname, "dtype": array.dtype.str, "shape": list(array.shape)}
+        return EncodedValue(kind, file=fname, dtype=array.dtype.str, shape=tuple(array.shape))
+
+    def send(self, record: Record) -> None:
+        """Append a protocol record to its file."""
+        self.append(record.FILE, record.to_record())
 
     def append(self, filename: str, record: Mapping[str, Any]) -> None:
         """Append one JSON record (a line) to ``filename`` in the output directory."""
-        line = json.dumps({**record, "t": round(time.time(), 3)}, default=str, allow_nan=True)
+        line = json.dumps({**record, TIMESTAMP: round(time.time(), 3)}, default=str, allow_nan=True)
         with open(os.path.join(self.out_dir, filename), "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
             fh.flush()

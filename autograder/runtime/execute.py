@@ -7,7 +7,8 @@ import signal
 from collections.abc import Sequence
 from typing import Any
 
-from .channel import CELLS_FILE, Channel
+from .channel import Channel
+from .protocol import CellEnded, CellStarted, JobCell
 
 
 class CellTimeLimit(Exception):
@@ -107,7 +108,7 @@ def reap_strays(deadline_s: float = 5.0, keep: frozenset[int] = frozenset()) -> 
 
 
 def run_cells(
-    cells: Sequence[dict[str, Any]],
+    cells: Sequence[JobCell],
     channel: Channel,
     cell_timeout: float,
     output_limit: int,
@@ -116,7 +117,7 @@ def run_cells(
     """Run every cell; a failing cell is recorded and later cells still run.
 
     Args:
-        cells: ``{"index", "cell_id", "source"}`` dicts in execution order.
+        cells: The job's cells in execution order.
         channel: Where ``cells.jsonl`` records go.
         cell_timeout: Seconds each cell may run.
         output_limit: Characters of printed output kept per cell.
@@ -131,8 +132,8 @@ def run_cells(
 
     shell = InteractiveShell.instance(colors="nocolor")
     for cell in cells:
-        index, cell_id = cell["index"], cell.get("cell_id", "")
-        channel.append(CELLS_FILE, {"event": "start", "index": index, "cell_id": cell_id})
+        index, cell_id = cell.index, cell.cell_id
+        channel.send(CellStarted(index, cell_id))
         out = CappedWriter(output_limit)
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = out
@@ -143,7 +144,7 @@ def run_cells(
         signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, cell_timeout)
         try:
-            result = shell.run_cell(cell["source"], store_history=True)
+            result = shell.run_cell(cell.source, store_history=True)
             error = result.error_before_exec or result.error_in_exec
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends end the cell only
             error = exc
@@ -151,17 +152,15 @@ def run_cells(
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
             reap_strays(deadline_s=30.0, keep=keep)
-        channel.append(
-            CELLS_FILE,
-            {
-                "event": "end",
-                "index": index,
-                "cell_id": cell_id,
-                "ok": error is None,
-                "error": ""
+        channel.send(
+            CellEnded(
+                index,
+                cell_id,
+                ok=error is None,
+                error=""
                 if error is None
                 else f"{public_name(error)}: {error}".split("\n")[0][:200],
-                "output": out.getvalue()[:2000],
-            },
+                output=out.getvalue()[:2000],
+            )
         )
     return shell.user_ns

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
 import types
@@ -42,14 +41,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .channel import TESTS_FILE, Channel
+from .channel import Channel
+from .protocol import HANDOVER_NAME, HANDOVER_REPORT, CollectError, RecordedValue, TestReport
 
 #: Tolerance keywords ``expect`` accepts (the trusted side uses the reference's values).
 TOLERANCE_KEYS = frozenset({"rtol", "atol", "check_dtype", "tensor", "exact"})
-#: Names of hand-over folders (the trusted side checks them again: autograder/run/fresh_process.py).
-HANDOVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-#: The trusted side's account of each hand-over, in the fresh job's ``in/``.
-HANDOVER_REPORT = "handover.json"
 
 
 class MissingName(AttributeError):
@@ -174,7 +170,7 @@ class GraderPlugin:
         self.test_seeds = dict(test_seeds)
         self.channel = channel
         self.default_timeout = default_timeout
-        self._values: dict[str, list[dict[str, Any]]] = {}
+        self._values: dict[str, list[RecordedValue]] = {}
         self._reported: set[str] = set()
 
     # -- configuration -------------------------------------------------------------------
@@ -228,12 +224,7 @@ class GraderPlugin:
             # Exact type identity, not isinstance (a __class__ property fools isinstance).
             genuine = type(value) in self.tensor_types
             records.append(
-                {
-                    "name": str(name),
-                    "tol": tolerance,
-                    **self.channel.encode(value),
-                    "tensor": genuine,
-                }
+                RecordedValue(str(name), self.channel.encode(value), tolerance, tensor=genuine)
             )
 
         return expect
@@ -272,13 +263,8 @@ class GraderPlugin:
         def predictions(name: str, y_pred: Any, *, dataset: str, min_accuracy: float) -> None:
             if not 0.0 <= float(min_accuracy) <= 1.0:
                 raise ValueError("min_accuracy must be between 0 and 1 (grader error)")
-            records.append(
-                {
-                    "name": str(name),
-                    "tol": {"labels": str(dataset), "min_accuracy": float(min_accuracy)},
-                    **self.channel.encode(y_pred),
-                }
-            )
+            tolerance = {"labels": str(dataset), "min_accuracy": float(min_accuracy)}
+            records.append(RecordedValue(str(name), self.channel.encode(y_pred), tolerance))
 
         return predictions
 
@@ -369,25 +355,21 @@ class GraderPlugin:
                 exc = call.excinfo.value
                 text = str(exc) if isinstance(exc, MissingName) else f"{type(exc).__name__}: {exc}"
                 message = text[:1000]
-            self.channel.append(
-                TESTS_FILE,
-                {
-                    "test": key,
-                    "question": str(_marker_arg(item, "question", "")),
-                    "points": float(_marker_arg(item, "points", 1)),
-                    "timeout": float(_marker_arg(item, "timeout", self.default_timeout)),
-                    "gpu": item.get_closest_marker("gpu") is not None,
-                    "outcome": "passed" if call.excinfo is None else "failed",
-                    "message": message,
-                    "values": self._values.get(key, []),
-                },
+            self.channel.send(
+                TestReport(
+                    test=key,
+                    question=str(_marker_arg(item, "question", "")),
+                    points=float(_marker_arg(item, "points", 1)),
+                    timeout=float(_marker_arg(item, "timeout", self.default_timeout)),
+                    gpu=item.get_closest_marker("gpu") is not None,
+                    outcome="passed" if call.excinfo is None else "failed",
+                    message=message,
+                    values=tuple(self._values.get(key, [])),
+                )
             )
         return report
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """Record grader files that could not be collected (a broken grader)."""
         if report.failed:
-            self.channel.append(
-                TESTS_FILE,
-                {"collect_error": report.nodeid, "message": str(report.longrepr)[-2000:]},
-            )
+            self.channel.send(CollectError(report.nodeid, str(report.longrepr)[-2000:]))

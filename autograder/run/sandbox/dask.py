@@ -19,13 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from autograder.run.sandbox.base import SandboxRun
+from autograder.runtime.protocol import (
+    CELLS_FILE,
+    HANDOVER_DIR,
+    IN_DIR,
+    OUT_DIR,
+    RUNTIME_ERROR_FILE,
+    TESTS_FILE,
+    VALUE_FILE,
+    VALUES_DIR,
+)
 from autograder.settings import Limits
 
 _SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}"
+_FILES = "|".join(re.escape(n) for n in (TESTS_FILE, CELLS_FILE, RUNTIME_ERROR_FILE))
 #: The channel's files, and a fresh-process hand-over (``handover/<name>/...``, nested).
 _OUT_NAME = re.compile(
-    rf"^(tests\.jsonl|cells\.jsonl|runtime_error\.txt|values/v\d{{5}}\.npy"
-    rf"|handover/{_SEGMENT}(/{_SEGMENT}){{1,7}})$"
+    rf"^({_FILES}|{re.escape(VALUES_DIR)}/{VALUE_FILE.pattern[1:-1]}"
+    rf"|{re.escape(HANDOVER_DIR)}/{_SEGMENT}(/{_SEGMENT}){{1,7}})$"
 )
 _WORKER_BOX: dict[str, Any] = {}
 _WORKER_LOCK = threading.Lock()
@@ -68,14 +79,14 @@ def run_on_worker(
             _WORKER_BOX[f"{isolation}/{warm}"] = box
     job = Path(tempfile.mkdtemp(prefix="gradetape-dask-"))
     try:
-        (job / "out").mkdir()
+        (job / OUT_DIR).mkdir()
         for name, data in inputs.items():
-            target = job / "in" / name
+            target = job / IN_DIR / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         run = box.run(job, limits)
         return {
-            "files": pack(job / "out", limits.max_total_mb << 20),
+            "files": pack(job / OUT_DIR, limits.max_total_mb << 20),
             "run": run.__dict__,
             "worker": _worker_address(),
         }
@@ -131,7 +142,7 @@ class DaskSandbox:
 
     def run(self, job_dir: Path, limits: Limits) -> SandboxRun:
         """Send the job to the cluster and write what comes back into ``job_dir/out``."""
-        inputs = pack(job_dir / "in", 256 << 20)
+        inputs = pack(job_dir / IN_DIR, 256 << 20)
         future = self.client.submit(
             run_on_worker,
             inputs,
@@ -142,7 +153,7 @@ class DaskSandbox:
             pure=False,
         )
         answer = future.result()
-        unpack_output(answer["files"], job_dir / "out")
+        unpack_output(answer["files"], job_dir / OUT_DIR)
         self.last_worker = str(answer.get("worker", ""))
         run = answer["run"]
         return SandboxRun(
