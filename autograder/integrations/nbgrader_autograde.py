@@ -173,9 +173,7 @@ class GradingContext:
 
     def close(self) -> None:
         """Stop the warm sandbox."""
-        from autograder.run.sandbox import close_sandbox
-
-        close_sandbox(self.sandbox)
+        self.sandbox.close()
 
 
 _CONTEXTS: dict[tuple[str, str, str, str], GradingContext] = {}
@@ -249,21 +247,19 @@ def _build_context(root: Path, db_url: str, submitted: Path, assignment: str) ->
     from autograder.load.exercise import load_exercise
     from autograder.load.notebook import read_notebook
     from autograder.pipeline.submission import batch_digest
-    from autograder.run.sandbox import close_sandbox, make_sandbox
+    from autograder.run.sandbox import SandboxSpec, make_sandbox
     from autograder.settings import load_settings
 
     settings = load_settings(root, db_url=db_url, submitted=submitted)
     exercise = load_exercise(settings, assignment)
-    box = make_sandbox(settings.isolation, settings.warm, 1, exercise.limits)
+    box = make_sandbox(SandboxSpec.from_settings(settings, exercise.limits, workers=1))
     try:
         key = build_key(exercise, settings.seed, box, settings.cache)
-        if hasattr(box, "gpu"):
-            box.gpu = any(t.gpu for t in key.tests.values())
         runs: Sequence[VariantRun] = []
         if settings.misconceptions:
             runs = build_variant_runs(exercise, key, settings.seed, box, settings.cache, 1)
     except BaseException:
-        close_sandbox(box)
+        box.close()
         raise
     release = read_notebook(exercise.release_path)
     return GradingContext(

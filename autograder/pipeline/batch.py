@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from autograder.integrations.nbgrader_autograde import autograde_pipeline, write_autograded
@@ -16,7 +17,7 @@ from autograder.pipeline.submission import Submission, find_submissions, grade_a
 from autograder.results import SubmissionResult
 from autograder.review.similarity import SimilarPair, own_code, similar_pairs
 from autograder.run.result_cache import ResultCache
-from autograder.run.sandbox import Sandbox, close_sandbox, make_sandbox
+from autograder.run.sandbox import Needs, Sandbox, SandboxSpec, make_sandbox
 from autograder.settings import CourseSettings, SimilaritySettings
 
 log = logging.getLogger(__name__)
@@ -56,26 +57,15 @@ def grade_assignment(
 
     stage = on_stage or (lambda name, count, workers: None)
     exercise = load_exercise(settings, assignment)
-    workers = settings.worker_count
-    client = None
-    if sandbox is not None:
-        box = sandbox
-    elif settings.scheduler:
-        from distributed import Client
-
-        from autograder.run.sandbox.dask import DaskSandbox
-
-        stage("connect", None, workers)
-        client = Client(settings.scheduler)
-        workers = max(1, sum(client.nthreads().values()))
-        box = DaskSandbox(client, settings.isolation)
-    else:
-        box = make_sandbox(settings.isolation, settings.warm, workers, exercise.limits)
-    try:
+    spec = SandboxSpec.from_settings(settings, exercise.limits, cluster=True)
+    if sandbox is None and spec.scheduler:
+        stage("connect", None, spec.workers)
+    with ExitStack() as owned:
+        box = sandbox or owned.enter_context(make_sandbox(spec))
+        workers = box.capabilities.workers
         stage("key", None, workers)
         key = build_key(exercise, settings.seed, box, settings.cache)
-        if hasattr(box, "gpu"):
-            box.gpu = any(t.gpu for t in key.tests.values())
+        box = box.routed(Needs(gpu=any(t.gpu for t in key.tests.values())))
         submissions = find_submissions(settings.submitted_dir, assignment)
         runs = []
         if settings.misconceptions:
@@ -104,11 +94,6 @@ def grade_assignment(
         results = grade_all(
             exercise, key, submissions, box, settings.seed, workers, done, cache, runs
         )
-    finally:
-        if sandbox is None:
-            close_sandbox(box)
-        if client is not None:
-            client.close()
     if record:
         from gradebook.similarity import record_similarity
 

@@ -47,7 +47,7 @@ from autograder.load.notebook import (
     read_notebook,
 )
 from autograder.run.job_output import CellRecord, JobOutput, read_job_dir
-from autograder.run.sandbox import BwrapSandbox, Sandbox, SubprocessSandbox, choose_sandbox
+from autograder.run.sandbox import Sandbox, SandboxSpec, make_sandbox
 from autograder.settings import CourseSettings, Limits
 
 #: The (public) seed of a validation run; the course's secret seed never enters it.
@@ -569,9 +569,7 @@ def _sandbox(isolation: str) -> Sandbox:
     Without bubblewrap, ``auto`` runs the notebook as a plain subprocess without grading's
     loud warning: it is the student's own code, run for the student, as Jupyter would.
     """
-    if isolation == "auto" and BwrapSandbox.problem() is not None:
-        return SubprocessSandbox()
-    return choose_sandbox(isolation)
+    return make_sandbox(SandboxSpec(isolation, warm=False, warn_weak=False))
 
 
 def _run(
