@@ -63,3 +63,12 @@ def test_job_runs_on_a_dask_worker_with_a_gpu_resource(gpu_cluster, make_job):
     test = out.tests["test_g.py::test_x"]
     assert test.gpu and int(test.values[0].value.array) == 42
     assert json.loads((job / "in" / "job.json").read_text())["cells"][0]["source"] == "x = 6 * 7"
+
+
+def test_gpu_jobs_are_routed_by_declared_needs():
+    client = FakeClient([{}, {"GPU": 1}])
+    box = DaskSandbox(client, owns_client=True)
+    routed = box.routed(Needs(gpu=True))
+    assert box.resources() is None and routed.resources() == {"GPU": 1}
+    assert routed.client is client and not routed.owns_client  # closing stays with the batch
+    assert box.capabilities.gpu and box.capabilities.remote and box.capabilities.workers == 1
