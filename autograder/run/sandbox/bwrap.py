@@ -165,8 +165,7 @@ class BwrapSandbox(Sandbox):
         """Run the job in a one-job worker: the same per-job sandbox as a warm worker's."""
         from autograder.run.sandbox.warm import WarmWorker
 
-        worker = WarmWorker(limits, use_bwrap=True)
-        worker.isolation = self.name
+        worker = WarmWorker(limits, use_bwrap=True, isolation=self.name)
         try:
             return worker.run(job_dir, limits)
         finally:

@@ -24,12 +24,10 @@ from autograder.settings import Limits
 
 log = logging.getLogger(__name__)
 
-#: The limits the worker's outer sandbox applies; a job needing others gets a new worker.
-OUTER_LIMITS = ("memory_mb", "max_file_mb", "max_processes")
 
-
-def _outer(limits: Limits) -> tuple[object, ...]:
-    return tuple(getattr(limits, name) for name in OUTER_LIMITS)
+def _outer(limits: Limits) -> tuple[int, int, int]:
+    """The limits the worker's outer sandbox applies; a job needing others gets a new worker."""
+    return limits.memory_mb, limits.max_file_mb, limits.max_processes
 
 
 class EarlySandbox(Sandbox):

@@ -119,9 +119,16 @@ def _chown_tree(root: Path, ids: tuple[int, int]) -> None:
 
 
 class WarmWorker:
-    """One outer sandbox with a zygote; runs one job at a time."""
+    """One outer sandbox with a zygote; runs one job at a time.
 
-    def __init__(self, limits: Limits, use_bwrap: bool) -> None:
+    Args:
+        limits: Limits of the outer sandbox (memory, file size, processes).
+        use_bwrap: Whether the outer sandbox is bubblewrap (else a plain process).
+        isolation: The name stamped on its runs (default ``bwrap+fork`` or
+            ``subprocess+fork``; a cold sandbox's one-job worker says ``bwrap``).
+    """
+
+    def __init__(self, limits: Limits, use_bwrap: bool, isolation: str | None = None) -> None:
         self.limits = limits
         self.use_bwrap = use_bwrap
         self.spool = Path(tempfile.mkdtemp(prefix="gradetape-spool-"))
@@ -131,7 +138,7 @@ class WarmWorker:
         self.stage: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.init_pid: int | None = None
-        self.isolation = "bwrap+fork" if use_bwrap else "subprocess+fork"
+        self.isolation = isolation or ("bwrap+fork" if use_bwrap else "subprocess+fork")
         self.group: PidsCgroup | None = None
         self._tail: _Tail | None = None
         self.stalled = False
