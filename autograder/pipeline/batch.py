@@ -48,6 +48,10 @@ def grade_assignment(
     ``"key"``, ``"variants"``, ``"grading"``; see :mod:`autograder.cli.progress`) with how many
     items it has (``None``: unknown) and how many jobs run at once, for a progress display.
 
+    The sandbox is built from the course's settings (``SandboxSpec.from_settings``, on its
+    Dask cluster when it has one) and closed at the end, unless ``sandbox`` is given: that
+    one is the caller's to close, and its capabilities say how many jobs run at once.
+
     Raises:
         FileNotFoundError: If the exercise does not exist.
         autograder.judge.answer_key.GraderError: If the reference solution fails its own grader.
