@@ -25,7 +25,7 @@ from autograder.judge.answer_key import build_key, reference_cells  # noqa: E402
 from autograder.judge.misconceptions import build_variant_runs  # noqa: E402
 from autograder.load.exercise import exercise_names, load_exercise  # noqa: E402
 from autograder.run.jobs import run_job  # noqa: E402
-from autograder.run.sandbox import choose_sandbox, close_sandbox, make_sandbox  # noqa: E402
+from autograder.run.sandbox import SandboxSpec, make_sandbox  # noqa: E402
 from autograder.runtime.protocol import CELLS_FILE, OUT_DIR, TIMESTAMP  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
 
@@ -48,7 +48,7 @@ def main(names: list[str]) -> None:
     print(f"load average at start: {os.getloadavg()}")
     print(f"{'exercise':<22}{'cold s':>8}{'warm s':>8}{'cells s':>9}{'tests s':>9}"
           f"{'variants':>10}{'variant runs s':>16}")
-    cold_box = choose_sandbox(settings.isolation)
+    cold_box = make_sandbox(SandboxSpec(settings.isolation, warm=False))
     for name in names:
         ex = load_exercise(settings, name)
         cells = reference_cells(ex)
@@ -56,7 +56,7 @@ def main(names: list[str]) -> None:
         t = time.monotonic()
         run_job(ex, cells, settings.seed, cold_box)
         cold = time.monotonic() - t
-        warm_box = make_sandbox(settings.isolation, True, 1, ex.limits)
+        warm_box = make_sandbox(SandboxSpec(settings.isolation, True, 1, ex.limits))
         try:
             run_job(ex, cells[:1], settings.seed, warm_box)  # start the worker
             t = time.monotonic()
@@ -68,9 +68,10 @@ def main(names: list[str]) -> None:
             runs = build_variant_runs(ex, key, settings.seed, warm_box, Path(tempfile.mkdtemp()))
             variants = time.monotonic() - t
         finally:
-            close_sandbox(warm_box)
+            warm_box.close()
         print(f"{name:<22}{cold:8.1f}{warm:8.1f}{c:9.1f}{s:9.1f}{len(runs):10d}{variants:16.1f}",
               flush=True)
+    cold_box.close()
     print(f"load average at end: {os.getloadavg()}")
 
 

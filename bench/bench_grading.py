@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from autograder.run.sandbox.base import Sandbox  # noqa: E402
 from autograder.runtime.protocol import CELLS_FILE, OUT_DIR, TIMESTAMP  # noqa: E402
 
 PEERS: dict[str, str] = {
@@ -117,12 +118,13 @@ def build_class(exercise: Any, submitted: Path, n: int) -> dict[str, str]:
 
 
 # -- instrumentation of GradeTape's own code path ----------------------------------------------
-class Probe:
+class Probe(Sandbox):
     """Wraps a sandbox: times each job and reads its runtime events before the dir is removed."""
 
-    def __init__(self, box: Any) -> None:
+    def __init__(self, box: Sandbox) -> None:
         self.box = box
         self.name = box.name
+        self.capabilities = box.capabilities
         self.phase = "setup"
         self.lock = threading.Lock()
         self.jobs: list[tuple[str, float, float | None]] = []  # phase, run wall, own work
@@ -188,17 +190,14 @@ def scores_of(report: Any) -> Scores:
 def run_gradetape(peer: str, settings: Any, exercise: Any) -> PeerResult:
     """Grade the class through ``autograder.pipeline.batch.grade_assignment`` with a local sandbox."""
     from autograder.pipeline.batch import grade_assignment
-    from autograder.run.sandbox import close_sandbox, make_sandbox
+    from autograder.run.sandbox import SandboxSpec, make_sandbox
 
     phases: dict[str, float] = {}
     start = time.monotonic()
-    box = make_sandbox(settings.isolation, settings.warm, settings.worker_count, exercise.limits)
-    probe = Probe(box)
-    try:
+    with make_sandbox(SandboxSpec.from_settings(settings, exercise.limits)) as box:
+        probe = Probe(box)
         with phase_timers(phases, probe):
             report = grade_assignment(settings, exercise.name, sandbox=probe)
-    finally:
-        close_sandbox(box)
     wall = time.monotonic() - start
     graded = [(w, o) for p, w, o in probe.jobs if p == "grade"]
     result = PeerResult(
@@ -280,15 +279,12 @@ def setup_nbgrader(
     from inline_tests import inline_source_notebook, merge_student
 
     from autograder.judge.answer_key import build_key
-    from autograder.run.sandbox import close_sandbox, make_sandbox
+    from autograder.run.sandbox import SandboxSpec, make_sandbox
 
     course = work / "nbgrader"
     t0 = time.monotonic()
-    box = make_sandbox(settings.isolation, False, 1, exercise.limits)
-    try:
+    with make_sandbox(SandboxSpec(settings.isolation, False, 1, exercise.limits)) as box:
         key = build_key(exercise, settings.seed, box, work / "setup-cache")
-    finally:
-        close_sandbox(box)
     key_s = time.monotonic() - t0
     nb = inline_source_notebook(exercise, key, settings.seed)
     source = course / "source" / exercise.name

@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from autograder.load.exercise import load_exercise  # noqa: E402
 from autograder.load.notebook import prepare, read_notebook  # noqa: E402
 from autograder.run.jobs import write_job  # noqa: E402
-from autograder.run.sandbox.bwrap import BwrapSandbox  # noqa: E402
+from autograder.run.sandbox import SandboxSpec, make_sandbox  # noqa: E402
 from autograder.run.sandbox.warm import WarmWorker  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
 
@@ -75,11 +75,12 @@ def main() -> None:
         )
     worker.close()
     cold_wall = []
+    cold = make_sandbox(SandboxSpec("bwrap", warm=False, limits=ex.limits))
     for _ in range(min(3, args.n)):
         job = Path(tempfile.mkdtemp(prefix="gradetape-bench-")) / "job"
         write_job(job, ex, [], settings.seed, ex.limits)
         start = time.monotonic()
-        BwrapSandbox().run(job, ex.limits)
+        cold.run(job, ex.limits)
         cold_wall.append(time.monotonic() - start)
     print(f"cold, no cells: wall {sum(cold_wall) / len(cold_wall):.2f} s per job (peer)")
 

@@ -28,7 +28,7 @@ from autograder.judge.compare import judge_test  # noqa: E402
 from autograder.load.exercise import exercise_names, load_exercise  # noqa: E402
 from autograder.load.heldout import labels_for  # noqa: E402
 from autograder.run.fresh_process import run_graded  # noqa: E402
-from autograder.run.sandbox import close_sandbox, make_sandbox  # noqa: E402
+from autograder.run.sandbox import SandboxSpec, make_sandbox  # noqa: E402
 from autograder.settings import load_settings  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}")
     for name in names:
         ex = load_exercise(settings, name)
-        box = make_sandbox(settings.isolation, True, 1, ex.limits)
+        box = make_sandbox(SandboxSpec(settings.isolation, True, 1, ex.limits))
         try:
             key = build_key(ex, settings.seed, box, Path(tempfile.mkdtemp()))
             labels = labels_for(ex.datasets, settings.seed)
@@ -64,7 +64,7 @@ def main() -> None:
                     got = {r.name: r.value for r in out.tests[tid].values} if tid in out.tests else {}
                     differing += sum(1 for r in k.values if r.name not in got or not same(got[r.name], r.value))
         finally:
-            close_sandbox(box)
+            box.close()
         full = sum(key.questions.values())
         print(f"{name}: {args.n} regrades, scores {sorted(set(scores))} of {full:g} "
               f"({'identical' if len(set(scores)) == 1 else 'DIFFERENT'}), "

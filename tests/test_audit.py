@@ -350,11 +350,11 @@ SAMPLED = [name for name in exercise_names(SETTINGS) if read_sample(load_exercis
 
 @pytest.fixture(scope="module")
 def audit_box():
-    from autograder.run.sandbox import close_sandbox, make_sandbox
+    from autograder.run.sandbox import SandboxSpec, make_sandbox
 
-    box = make_sandbox(SETTINGS.isolation, SETTINGS.warm, WORKERS, SETTINGS.limits)
+    box = make_sandbox(SandboxSpec.from_settings(SETTINGS, workers=WORKERS))
     yield box
-    close_sandbox(box)
+    box.close()
 
 
 def test_every_grader_keeps_a_sample():

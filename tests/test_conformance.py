@@ -33,7 +33,7 @@ from autograder.load.release import (
 from autograder.load.sample_class import build_class
 from autograder.pipeline.submission import find_submissions, grade_all
 from autograder.results import Status
-from autograder.run.sandbox import close_sandbox, make_sandbox
+from autograder.run.sandbox import SandboxSpec, make_sandbox
 from autograder.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,9 +106,8 @@ class MemoSandbox:
 
 @pytest.fixture(scope="session")
 def pool():
-    box = make_sandbox(SETTINGS.isolation, SETTINGS.warm, WORKERS, SETTINGS.limits)
-    yield MemoSandbox(box)
-    close_sandbox(box)
+    with make_sandbox(SandboxSpec.from_settings(SETTINGS, workers=WORKERS)) as box:
+        yield MemoSandbox(box)
 
 
 @pytest.fixture(scope="session")

@@ -168,13 +168,13 @@ def secrets(exercise):
     seeds = job_seeds(SETTINGS.seed, exercise.name, exercise.grader_files())
     found = {str(SETTINGS.seed), str(seeds.notebook), *map(str, seeds.tests.values())}
     from autograder.judge.answer_key import build_key
-    from autograder.run.sandbox import close_sandbox, make_sandbox
+    from autograder.run.sandbox import SandboxSpec, make_sandbox
 
-    box = make_sandbox("auto", False, 1, exercise.limits)
+    box = make_sandbox(SandboxSpec("auto", False, 1, exercise.limits))
     try:
         key = build_key(exercise, SETTINGS.seed, box, SETTINGS.cache)  # cached by the bundle
     finally:
-        close_sandbox(box)
+        box.close()
     for test in key.tests.values():
         for rec in test.values:
             if rec.value.array is None or rec.value.array.dtype.kind not in "fc":

@@ -15,7 +15,7 @@ from autograder.judge.answer_key import build_key
 from autograder.load.exercise import load_exercise
 from autograder.load.release import reference_submission
 from autograder.pipeline.submission import find_submissions, grade_all
-from autograder.run.sandbox import close_sandbox, make_sandbox
+from autograder.run.sandbox import SandboxSpec, make_sandbox
 from autograder.settings import load_settings
 from gradebook import ensure_assignment, record, scores_by_student, scores_by_test
 
@@ -38,12 +38,12 @@ def batch(tmp_path_factory):
     blank = nbformat.read(ex.release_path, as_version=4)
     for case in CASES:
         case.build(submitted / case.name / EX, ref, blank, ex.notebook)
-    box = make_sandbox(settings.isolation, True, 2, ex.limits)
+    box = make_sandbox(SandboxSpec(settings.isolation, True, 2, ex.limits))
     try:
         key = build_key(ex, settings.seed, box, settings.cache)
         results = grade_all(ex, key, find_submissions(submitted, EX), box, settings.seed, 2)
     finally:
-        close_sandbox(box)
+        box.close()
     db = f"sqlite:///{submitted / 'gb.db'}"
     ensure_assignment(db, EX, ex.notebook_id, key.questions)
     record(db, results)

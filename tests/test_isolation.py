@@ -32,7 +32,7 @@ from autograder.load.exercise import load_exercise
 from autograder.load.release import reference_submission
 from autograder.pipeline.submission import find_submissions, grade_all
 from autograder.results import SubmissionResult
-from autograder.run.sandbox import close_sandbox, make_sandbox
+from autograder.run.sandbox import SandboxSpec, make_sandbox
 from autograder.settings import Limits, load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -316,7 +316,7 @@ def _grade(mode: str, tmp: Path) -> Batch:
     start = time.monotonic()
     box = None
     try:
-        box = make_sandbox("bwrap", warm, workers, ex.limits)
+        box = make_sandbox(SandboxSpec("bwrap", warm, workers, ex.limits))
         key = build_key(ex, settings.seed, box, settings.cache)
         host.snapshot()
         grade_all(
@@ -333,7 +333,7 @@ def _grade(mode: str, tmp: Path) -> Batch:
     finally:
         try:
             if box is not None:
-                close_sandbox(box)
+                box.close()
         finally:
             tempfile.tempdir = saved_tempdir
             batch.seconds = time.monotonic() - start
@@ -497,7 +497,7 @@ def test_storage_is_limited_per_job(batch: Batch) -> None:
 
 def test_no_process_outlives_the_batch(batch: Batch) -> None:
     assert not batch.survivors, (
-        f"[{batch.mode}] still running {SURVIVOR_WAIT_S:g} s after close_sandbox:\n"
+        f"[{batch.mode}] still running {SURVIVOR_WAIT_S:g} s after the sandbox closed:\n"
         + "\n".join(batch.survivors)
     )
 

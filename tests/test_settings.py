@@ -84,8 +84,8 @@ def test_warm_false_reaches_the_sandbox(tmp_path, monkeypatch):
     class Stop(Exception):
         pass
 
-    def make_sandbox(isolation, warm, workers, limits):
-        seen.update(isolation=isolation, warm=warm, workers=workers)
+    def make_sandbox(spec):
+        seen.update(isolation=spec.isolation, warm=spec.warm, workers=spec.workers)
         raise Stop
 
     monkeypatch.setattr(course, "load_exercise", lambda settings, name: type("E", (), {"limits": Limits()})())

@@ -146,7 +146,7 @@ def test_03_with_local_variables_named_gradient_and_jvp_keeps_full_marks(tmp_pat
     from autograder.judge.answer_key import build_key
     from autograder.load.release import reference_submission, with_cells, write_submission
     from autograder.pipeline.submission import find_submissions, grade_all
-    from autograder.run.sandbox import close_sandbox, make_sandbox
+    from autograder.run.sandbox import SandboxSpec, make_sandbox
 
     ex = load_exercise(SETTINGS, "03_autodiff")
     sources = solution_sources(ex)
@@ -156,11 +156,11 @@ def test_03_with_local_variables_named_gradient_and_jvp_keeps_full_marks(tmp_pat
         changed[cell], _ = _insert(source, first, ["gradient = 0.0", "jvp = gradient + 1.0"])
     notebook = with_cells(reference_submission(ex), changed)
     write_submission(notebook, tmp_path / "submitted" / "own-names" / ex.name, ex.notebook)
-    box = make_sandbox(SETTINGS.isolation, SETTINGS.warm, 1, SETTINGS.limits)
+    box = make_sandbox(SandboxSpec.from_settings(SETTINGS, workers=1))
     try:
         key = build_key(ex, SETTINGS.seed, box, SETTINGS.cache)
         [result] = grade_all(ex, key, find_submissions(tmp_path / "submitted", ex.name), box, SETTINGS.seed, 1)
     finally:
-        close_sandbox(box)
+        box.close()
     lost = {t.test_id: t.message for t in result.tests if not t.passed}
     assert lost == {} and result.score == result.max_score > 0

@@ -131,7 +131,7 @@ class FakeSandbox:
 
 def run_fake(monkeypatch, settings, tmp_path, cells, **fake):
     box = FakeSandbox(**fake)
-    monkeypatch.setattr(validate_module, "choose_sandbox", lambda isolation: box)
+    monkeypatch.setattr(validate_module, "make_sandbox", lambda spec: box)
     return validate(write_variant(tmp_path, cells), settings), box
 
 
@@ -242,7 +242,7 @@ def student_dir(tmp_path, monkeypatch):
 
 def run_alone(monkeypatch, folder, cells, name="my copy.ipynb", **fake):
     box = FakeSandbox(**fake)
-    monkeypatch.setattr(validate_module, "choose_sandbox", lambda isolation: box)
+    monkeypatch.setattr(validate_module, "make_sandbox", lambda spec: box)
     return validate(write_variant(folder, cells, name=name)), box
 
 
@@ -282,7 +282,7 @@ def test_alone_keeps_added_cells_once_in_place(monkeypatch, student_dir):
     path = student_dir / "work.ipynb"
     nbformat.write(nb, path)
     box = FakeSandbox(errors={})
-    monkeypatch.setattr(validate_module, "choose_sandbox", lambda isolation: box)
+    monkeypatch.setattr(validate_module, "make_sandbox", lambda spec: box)
     validate(path)
     sources = [c.source for c in box.job.cells]
     assert sources.count("scratch = 42") == 1

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from autograder.run.job_output import read_job_output
-from autograder.run.sandbox.warm import WarmPool
+from autograder.run.sandbox.pool import WarmPool
 from autograder.settings import Limits
 
 MB = 1 << 20

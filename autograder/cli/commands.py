@@ -155,17 +155,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run a notebook's visible self-checks and say what would be graded."""
-    from autograder.run.sandbox.early import EarlySandbox
+    from autograder.run.sandbox.factory import SandboxSpec, make_sandbox
 
     settings = course_settings(args)
     # The sandbox's worker (TensorFlow's import) starts now, while the notebook is read.
-    early = EarlySandbox(settings.isolation, settings.limits)
-    try:
+    spec = SandboxSpec(settings.isolation, limits=settings.limits, early=True, warn_weak=False)
+    with make_sandbox(spec) as early:
         from autograder.review.validate import validate
 
-        report = validate(Path(args.notebook), settings, sandbox=early if early.usable else None)
-    finally:
-        early.close()
+        report = validate(Path(args.notebook), settings, sandbox=early)
     print(report.format())
     return int(report.exit_code)
 

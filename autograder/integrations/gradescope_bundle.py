@@ -45,7 +45,7 @@ from autograder.judge.static import run_static_checks
 from autograder.load.exercise import Exercise, load_exercise
 from autograder.load.notebook import prepare, read_notebook
 from autograder.load.release import variant_submission
-from autograder.run.sandbox import Sandbox, close_sandbox, make_sandbox
+from autograder.run.sandbox import Sandbox, SandboxSpec, make_sandbox
 from autograder.settings import CONFIG_FILE, CourseSettings, Limits
 
 BUNDLE_FORMAT = 1
@@ -315,9 +315,7 @@ def build_bundle(
     """
     exercise = load_exercise(settings, name)
     files = course_files(settings, exercise)  # fail early, before any TensorFlow job
-    box = sandbox or make_sandbox(
-        settings.isolation, settings.warm, settings.worker_count, exercise.limits
-    )
+    box = sandbox or make_sandbox(SandboxSpec.from_settings(settings, exercise.limits))
     with tempfile.TemporaryDirectory(prefix="gradetape-bundle-") as tmp:
         stage = Path(tmp)
         trusted = stage / TRUSTED_DIR
@@ -338,7 +336,7 @@ def build_bundle(
                 variants[variant.name] = sorted(static)
         finally:
             if sandbox is None:
-                close_sandbox(box)
+                box.close()
         private = {}
         for key_name, source in exercise.private_data.items():
             rel = f"{PRIVATE_DIR}/{key_name}{source.path.suffix or '.npz'}"

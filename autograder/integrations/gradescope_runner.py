@@ -48,7 +48,7 @@ from autograder.pipeline.submission import Submission, grade_submission
 from autograder.results import SubmissionResult
 from autograder.run.fresh_process import read_kept
 from autograder.run.job_output import JobOutput, read_job_output
-from autograder.run.sandbox import close_sandbox, make_sandbox
+from autograder.run.sandbox import SandboxSpec, make_sandbox
 from autograder.settings import CourseSettings, load_settings
 
 #: Keep ``trusted/`` on disk even under weak isolation (local runs and tests only).
@@ -192,9 +192,10 @@ def grade(
     exercise, key = bundle.exercise, bundle.key
     box = None
     try:
-        box = make_sandbox(isolation or bundle.settings.isolation, True, 1, exercise.limits)
+        spec = SandboxSpec(isolation or bundle.settings.isolation, True, 1, exercise.limits)
+        box = make_sandbox(spec)
         notes.append(f"isolation: {box.name}")
-        if box.name.split("+")[0] != "bwrap":
+        if box.capabilities.isolation != "bwrap":
             notes.append(WEAK_NOTE)
             if not keep_secrets:
                 scrub(bundle)
@@ -216,7 +217,7 @@ def grade(
         result = zero_result(exercise, key, STUDENT, Status.REJECTED, PLATFORM_FAILURE)
     finally:
         if box is not None:
-            close_sandbox(box)
+            box.close()
     result = replace(result, duration_s=time.monotonic() - start)
     notes += _instructor_lines(result)
     return submission_gradescope_results(result), notes

@@ -75,9 +75,7 @@ class GradingContext:
 
     def close(self) -> None:
         """Stop the warm sandbox."""
-        from autograder.run.sandbox import close_sandbox
-
-        close_sandbox(self.sandbox)
+        self.sandbox.close()
 
 
 _CONTEXTS: dict[tuple[str, str, str, str], GradingContext] = {}
@@ -151,24 +149,22 @@ def _build_context(root: Path, db_url: str, submitted: Path, assignment: str) ->
     from autograder.load.exercise import load_exercise
     from autograder.load.release import ExerciseNotebooks
     from autograder.pipeline.submission import batch_digest
-    from autograder.run.sandbox import close_sandbox, make_sandbox
+    from autograder.run.sandbox import SandboxSpec, make_sandbox
     from autograder.settings import load_settings
 
     settings = load_settings(root, db_url=db_url, submitted=submitted)
     exercise = load_exercise(settings, assignment)
     notebooks = ExerciseNotebooks.read(exercise)  # once for the key, variants and students
-    box = make_sandbox(settings.isolation, settings.warm, 1, exercise.limits)
+    box = make_sandbox(SandboxSpec.from_settings(settings, exercise.limits, workers=1))
     try:
         key = build_key(exercise, settings.seed, box, settings.cache, notebooks)
-        if hasattr(box, "gpu"):
-            box.gpu = any(t.gpu for t in key.tests.values())
         runs: Sequence[VariantRun] = []
         if settings.misconceptions:
             runs = build_variant_runs(
                 exercise, key, settings.seed, box, settings.cache, 1, notebooks
             )
     except BaseException:
-        close_sandbox(box)
+        box.close()
         raise
     return GradingContext(
         settings, exercise, key, notebooks.release, box, runs, batch_digest(exercise, key, runs)

@@ -90,17 +90,14 @@ class GradeTapeValidator(Validator):
 
     def check(self, filename: str) -> ValidationReport:
         """Run the notebook's visible self-checks (on the notebook alone)."""
-        from autograder.run.sandbox.early import EarlySandbox
-        from autograder.settings import Limits
+        from autograder.run.sandbox.factory import SandboxSpec, make_sandbox
 
         self.log.info("GradeTape: validating %s", Path(filename).resolve())
-        early = EarlySandbox("auto", Limits())  # TensorFlow imports while the notebook is read
-        try:
+        # TensorFlow imports while the notebook is read
+        with make_sandbox(SandboxSpec(early=True, warn_weak=False)) as early:
             from autograder.review.validate import validate
 
             return validate(Path(filename), sandbox=early)
-        finally:
-            early.close()
 
     def validate(self, filename: str) -> dict[str, Any]:
         """The per-question report in nbgrader's result shape (see :func:`nbgrader_results`)."""

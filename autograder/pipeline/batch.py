@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from nbformat import NotebookNode
@@ -19,7 +20,7 @@ from autograder.pipeline.submission import Submission, find_submissions, grade_a
 from autograder.results import SubmissionResult
 from autograder.review.similarity import SimilarPair, own_code, similar_pairs
 from autograder.run.result_cache import ResultCache
-from autograder.run.sandbox import Sandbox, close_sandbox, make_sandbox
+from autograder.run.sandbox import Needs, Sandbox, SandboxSpec, make_sandbox
 from autograder.settings import CourseSettings, SimilaritySettings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ def grade_assignment(
     ``"key"``, ``"variants"``, ``"grading"``; see :mod:`autograder.cli.progress`) with how many
     items it has (``None``: unknown) and how many jobs run at once, for a progress display.
 
+    The sandbox is built from the course's settings (``SandboxSpec.from_settings``, on its
+    Dask cluster when it has one) and closed at the end, unless ``sandbox`` is given: that
+    one is the caller's to close, and its capabilities say how many jobs run at once.
+
     Raises:
         FileNotFoundError: If the exercise does not exist.
         autograder.judge.answer_key.GraderError: If the reference solution fails its own grader.
@@ -63,26 +68,15 @@ def grade_assignment(
     # are built on these; each student's solution code is kept for the similarity review.
     notebooks = ExerciseNotebooks.read(exercise)
     codes: dict[str, dict[str, str]] = {}
-    workers = settings.worker_count
-    client = None
-    if sandbox is not None:
-        box = sandbox
-    elif settings.scheduler:
-        from distributed import Client
-
-        from autograder.run.sandbox.dask import DaskSandbox
-
-        stage("connect", None, workers)
-        client = Client(settings.scheduler)
-        workers = max(1, sum(client.nthreads().values()))
-        box = DaskSandbox(client, settings.isolation)
-    else:
-        box = make_sandbox(settings.isolation, settings.warm, workers, exercise.limits)
-    try:
+    spec = SandboxSpec.from_settings(settings, exercise.limits, cluster=True)
+    if sandbox is None and spec.scheduler:
+        stage("connect", None, spec.workers)
+    with ExitStack() as owned:
+        box = sandbox or owned.enter_context(make_sandbox(spec))
+        workers = box.capabilities.workers
         stage("key", None, workers)
         key = build_key(exercise, settings.seed, box, settings.cache, notebooks)
-        if hasattr(box, "gpu"):
-            box.gpu = any(t.gpu for t in key.tests.values())
+        box = box.routed(Needs(gpu=any(t.gpu for t in key.tests.values())))
         submissions = find_submissions(settings.submitted_dir, assignment)
         runs = []
         if settings.misconceptions:
@@ -123,11 +117,6 @@ def grade_assignment(
             notebooks.release,
             codes,
         )
-    finally:
-        if sandbox is None:
-            close_sandbox(box)
-        if client is not None:
-            client.close()
     if record:
         from gradebook.similarity import record_similarity
 

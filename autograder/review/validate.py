@@ -57,7 +57,7 @@ from autograder.review.validate_report import (
 )
 from autograder.run.job_output import JobOutput
 from autograder.run.jobs import JobWording, job_cells, job_note, lay_out_job, run_laid_out
-from autograder.run.sandbox import BwrapSandbox, Sandbox, SubprocessSandbox, choose_sandbox
+from autograder.run.sandbox import Sandbox, SandboxSpec, make_sandbox
 from autograder.runtime.protocol import JobSpec
 from autograder.settings import CourseSettings, Limits
 
@@ -316,9 +316,7 @@ def _sandbox(isolation: str) -> Sandbox:
     Without bubblewrap, ``auto`` runs the notebook as a plain subprocess without grading's
     loud warning: it is the student's own code, run for the student, as Jupyter would.
     """
-    if isolation == "auto" and BwrapSandbox.problem() is not None:
-        return SubprocessSandbox()
-    return choose_sandbox(isolation)
+    return make_sandbox(SandboxSpec(isolation, warm=False, warn_weak=False))
 
 
 #: How a validation run's early end is worded (the student runs their own notebook).

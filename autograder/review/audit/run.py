@@ -30,8 +30,7 @@ from autograder.load.readers import short_error
 from autograder.load.release import reference_submission, solution_sources, with_cells
 from autograder.review.audit.generate import Mutant, all_mutants, sample
 from autograder.review.audit.judge import Fate, Outcome, compiles, judge
-from autograder.run.sandbox import close_sandbox, make_sandbox
-from autograder.run.sandbox.base import Sandbox
+from autograder.run.sandbox import Sandbox, SandboxSpec, make_sandbox
 from autograder.settings import CourseSettings
 
 log = logging.getLogger(__name__)
@@ -235,14 +234,14 @@ def audit_exercise(
     else:
         chosen = sample(mutants, limit)
     count = workers or settings.worker_count
-    box = sandbox or make_sandbox(settings.isolation, settings.warm, count, exercise.limits)
+    box = sandbox or make_sandbox(SandboxSpec.from_settings(settings, exercise.limits, count))
     try:
         key = build_key(exercise, settings.seed, box, settings.cache)
         runner = MutantRunner(exercise, key, box, settings.seed, settings.cache)
         outcomes = runner.run_all(chosen, count, on_outcome)
     finally:
         if sandbox is None:
-            close_sandbox(box)
+            box.close()
     outcomes = reviewed(outcomes, read_equivalents(exercise))
     questions = cell_questions(read_notebook(exercise.source_path))
     seconds = time.monotonic() - start

@@ -1,8 +1,11 @@
-"""The one-method sandbox seam and the record of a run.
+"""The sandbox seam: one interface every kind implements, its declared data, a run's record.
 
 A sandbox runs ``python -m gradetape_runtime JOB_DIR`` for one job directory and returns a
 :class:`SandboxRun` whatever happened: finished, crashed, killed for time. It never raises
-for anything the student's code did.
+for anything the student's code did. Every kind (cold bubblewrap, plain subprocess, warm
+pool, early one-job worker, Dask cluster) is built by
+:func:`autograder.run.sandbox.factory.make_sandbox`, declares what it can do as
+:class:`Capabilities`, and is closed with :meth:`Sandbox.close` or a ``with`` block.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import signal
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Literal, Self
 
 from autograder.run.sandbox.cgroup import PidsCgroup
 from autograder.settings import Limits
@@ -45,14 +50,84 @@ class SandboxRun:
     stderr_tail: str = ""
 
 
-class Sandbox(Protocol):
-    """Runs one job directory in isolation."""
+#: How a sandbox keeps a job from the machine: bubblewrap namespaces, a plain subprocess
+#: (weak: rlimits only), or ``auto`` on a cluster, where each worker picks for itself.
+Isolation = Literal["bwrap", "process", "auto"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a sandbox offers, declared when it is built (never probed from outside).
+
+    Attributes:
+        isolation: ``"bwrap"`` (namespaces: no network, no host files), ``"process"`` (a
+            plain subprocess with resource limits only), ``"auto"`` (remote workers choose).
+        warm: Whether jobs fork from a zygote that has already imported TensorFlow.
+        workers: How many jobs it runs at once.
+        gpu: Whether a job can reach a GPU (local device nodes, or GPU workers on a cluster).
+        remote: Whether jobs run on other machines (a Dask cluster).
+    """
+
+    isolation: Isolation
+    warm: bool
+    workers: int
+    gpu: bool
+    remote: bool = False
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a batch's jobs require of whatever runs them (see :meth:`Sandbox.routed`).
+
+    Attributes:
+        gpu: The grader has ``gpu`` tests: the jobs prefer a GPU worker.
+    """
+
+    gpu: bool = False
+
+
+class Sandbox(ABC):
+    """Runs one job directory at a time in isolation; owns whatever it started until closed.
+
+    Attributes:
+        name: Shown to instructors and stamped on each run (``"bwrap"``, ``"bwrap+fork"``,
+            ``"subprocess"``, ``"subprocess+fork"``, ``"dask"``).
+        capabilities: What it offers (isolation, warm, workers, GPU, remote).
+    """
 
     name: str
+    capabilities: Capabilities
 
+    @abstractmethod
     def run(self, job_dir: Path, limits: Limits) -> SandboxRun:
-        """Run the job in ``job_dir`` (``in/`` read-only, ``out/`` writable)."""
-        ...
+        """Run the job in ``job_dir`` (``in/`` read-only, ``out/`` writable).
+
+        Never raises for what the job did; raises only when the sandbox itself is broken.
+        """
+
+    def close(self) -> None:  # noqa: B027 - a sandbox that holds nothing has nothing to do
+        """Stop its workers and remove what it created; nothing for a stateless sandbox."""
+
+    def routed(self, needs: Needs) -> Sandbox:
+        """The sandbox for jobs with ``needs``; it shares this one's workers.
+
+        A local sandbox runs every job on this machine and is its own answer; a cluster
+        sends jobs that need a GPU to GPU workers. Close the sandbox the factory built, not
+        the routed one.
+        """
+        del needs
+        return self
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def limit_resources(

@@ -25,7 +25,14 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from autograder.run.sandbox.base import RUNTIME_DIR, RUNTIME_NAME, SandboxRun, base_env
+from autograder.run.sandbox.base import (
+    RUNTIME_DIR,
+    RUNTIME_NAME,
+    Capabilities,
+    Sandbox,
+    SandboxRun,
+    base_env,
+)
 from autograder.settings import Limits
 
 #: Where the worker's spool is mounted in its outer sandbox (each job covers it).
@@ -135,10 +142,19 @@ def outer_command(spool: Path, stage: Path | None, info_fd: int) -> list[str]:
     ]
 
 
-class BwrapSandbox:
-    """Cold: each job in a brand-new outer sandbox (TensorFlow imported for that job alone)."""
+class BwrapSandbox(Sandbox):
+    """Cold: each job in a brand-new outer sandbox (TensorFlow imported for that job alone).
+
+    Args:
+        workers: How many jobs the caller runs at once (each starts its own sandbox).
+    """
 
     name = "bwrap"
+
+    def __init__(self, workers: int = 1) -> None:
+        self.capabilities = Capabilities(
+            isolation="bwrap", warm=False, workers=max(1, workers), gpu=bool(gpu_devices())
+        )
 
     @staticmethod
     def problem() -> str | None:
@@ -149,8 +165,7 @@ class BwrapSandbox:
         """Run the job in a one-job worker: the same per-job sandbox as a warm worker's."""
         from autograder.run.sandbox.warm import WarmWorker
 
-        worker = WarmWorker(limits, use_bwrap=True)
-        worker.isolation = self.name
+        worker = WarmWorker(limits, use_bwrap=True, isolation=self.name)
         try:
             return worker.run(job_dir, limits)
         finally:

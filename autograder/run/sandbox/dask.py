@@ -5,20 +5,22 @@ as its ``in/`` files; the worker runs it in its own local sandbox (warm workers 
 and sends back the raw bytes of the job's ``out/`` files, which the coordinator writes into
 the job directory and reads with the same defensive reader as a local job. Jobs whose
 grader has ``gpu`` tests ask for a ``GPU`` resource; when no worker advertises one they
-run on any worker (``gpu_fallback="cpu"``) or wait for one (``"wait"``).
+run on any worker (``gpu_fallback="cpu"``) or wait for one (``"wait"``): the batch declares
+that need once its key is built (:meth:`DaskSandbox.routed`).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from autograder.run.sandbox.base import SandboxRun
+from autograder.run.sandbox.base import Capabilities, Needs, Sandbox, SandboxRun
 from autograder.runtime.protocol import (
     CELLS_FILE,
     HANDOVER_DIR,
@@ -38,7 +40,7 @@ _OUT_NAME = re.compile(
     rf"^({_FILES}|{re.escape(VALUES_DIR)}/{VALUE_FILE.pattern[1:-1]}"
     rf"|{re.escape(HANDOVER_DIR)}/{_SEGMENT}(/{_SEGMENT}){{1,7}})$"
 )
-_WORKER_BOX: dict[str, Any] = {}
+_WORKER_BOX: dict[tuple[str, bool], Sandbox] = {}
 _WORKER_LOCK = threading.Lock()
 
 
@@ -69,14 +71,20 @@ def unpack_output(files: dict[str, bytes], out_dir: Path) -> None:
 def run_on_worker(
     inputs: dict[str, bytes], limits: Limits, isolation: str, warm: bool = True
 ) -> dict[str, Any]:
-    """Executed on a Dask worker: run one job in a local sandbox, return its output files."""
-    from autograder.run.sandbox.process import make_sandbox
+    """Executed on a Dask worker: run one job in a local sandbox, return its output files.
+
+    The worker keeps one local sandbox per (isolation, warm) for its lifetime (a warm one
+    imports TensorFlow once) and closes them when its process exits.
+    """
+    from autograder.run.sandbox.factory import SandboxSpec, make_sandbox
 
     with _WORKER_LOCK:
-        box = _WORKER_BOX.get(f"{isolation}/{warm}")
+        box = _WORKER_BOX.get((isolation, warm))
         if box is None:
-            box = make_sandbox(isolation, warm, 1, limits)
-            _WORKER_BOX[f"{isolation}/{warm}"] = box
+            if not _WORKER_BOX:
+                atexit.register(_close_worker_boxes)
+            box = make_sandbox(SandboxSpec(isolation, warm, 1, limits))
+            _WORKER_BOX[(isolation, warm)] = box
     job = Path(tempfile.mkdtemp(prefix="gradetape-dask-"))
     try:
         (job / OUT_DIR).mkdir()
@@ -94,6 +102,14 @@ def run_on_worker(
         shutil.rmtree(job, ignore_errors=True)
 
 
+def _close_worker_boxes() -> None:
+    with _WORKER_LOCK:
+        boxes = list(_WORKER_BOX.values())
+        _WORKER_BOX.clear()
+    for box in boxes:
+        box.close()
+
+
 def _worker_address() -> str:
     try:
         from distributed import get_worker
@@ -103,14 +119,16 @@ def _worker_address() -> str:
         return os.environ.get("DASK_WORKER_NAME", "")
 
 
-class DaskSandbox:
+class DaskSandbox(Sandbox):
     """Runs jobs on a Dask cluster (``gradetape grade --scheduler ADDRESS``).
 
     Args:
         client: A ``distributed.Client``.
         isolation: The sandbox the workers use (``auto``, ``bwrap``, ``subprocess``).
-        gpu: Whether jobs of this batch prefer a GPU worker.
+        needs: What this batch's jobs require (``gpu``: prefer a GPU worker).
         gpu_fallback: ``"cpu"`` (run anywhere when no worker has a GPU) or ``"wait"``.
+        warm: Whether the workers' local sandboxes are warm pools (else one per job).
+        owns_client: Close ``client`` with the sandbox (the factory's own connection).
     """
 
     name = "dask"
@@ -119,22 +137,44 @@ class DaskSandbox:
         self,
         client: Any,
         isolation: str = "auto",
-        gpu: bool = False,
+        needs: Needs | None = None,
         gpu_fallback: str = "cpu",
         warm: bool = True,
+        owns_client: bool = False,
     ) -> None:
         if gpu_fallback not in {"cpu", "wait"}:
             raise ValueError(f"gpu_fallback must be 'cpu' or 'wait'; got {gpu_fallback!r}")
         self.client = client
         self.isolation = isolation
-        self.gpu = gpu
+        self.needs = needs or Needs()
         self.gpu_fallback = gpu_fallback
         self.warm = warm
+        self.owns_client = owns_client
         self.last_worker = ""
+        kinds: dict[str, Literal["bwrap", "process", "auto"]] = {
+            "bwrap": "bwrap",
+            "subprocess": "process",
+        }
+        self.capabilities = Capabilities(
+            isolation=kinds.get(isolation, "auto"),
+            warm=warm,
+            workers=_threads(client),
+            gpu=bool(gpu_workers(client)),
+            remote=True,
+        )
+
+    def routed(self, needs: Needs) -> DaskSandbox:
+        """The same cluster and connection, asking for what ``needs`` asks (a GPU worker)."""
+        return DaskSandbox(self.client, self.isolation, needs, self.gpu_fallback, self.warm)
+
+    def close(self) -> None:
+        """Close the connection to the scheduler, when this sandbox opened it."""
+        if self.owns_client:
+            self.client.close()
 
     def resources(self) -> dict[str, float] | None:
         """The Dask resources a job asks for."""
-        if not self.gpu:
+        if not self.needs.gpu:
             return None
         if self.gpu_fallback == "wait" or gpu_workers(self.client):
             return {"GPU": 1}
@@ -181,3 +221,11 @@ def gpu_workers(client: Any) -> list[str]:
 def _worker_resources(dask_scheduler: Any) -> dict[str, dict[str, float]]:
     """On the scheduler: every worker's advertised resources."""
     return {address: dict(ws.resources) for address, ws in dask_scheduler.workers.items()}
+
+
+def _threads(client: Any) -> int:
+    """How many jobs the cluster runs at once (at least one)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except AttributeError:  # a client without nthreads
+        return 1

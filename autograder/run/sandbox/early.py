@@ -4,9 +4,9 @@
 imports (nbformat, nbgrader: seconds) and the sandbox worker's start (bubblewrap, then
 TensorFlow's import in the zygote). :class:`EarlySandbox` starts the worker on a thread
 before the command imports anything heavy, so the two overlap; the job then runs on the warm
-worker exactly as a cold :class:`~autograder.run.sandbox.BwrapSandbox` job would (the same
-zygote, the same per-job sandbox). Closing it before any job (a blank or unreadable notebook)
-stops the worker at once.
+worker exactly as a cold :class:`~autograder.run.sandbox.bwrap.BwrapSandbox` job would (the
+same zygote, the same per-job sandbox). Closing it before any job (a blank or unreadable
+notebook) stops the worker at once. Built by the factory (``SandboxSpec(early=True)``).
 
 This module imports nothing heavy: it is imported before the command's other modules.
 """
@@ -17,40 +17,44 @@ import logging
 import threading
 from pathlib import Path
 
-from autograder.run.sandbox.base import SandboxRun
-from autograder.run.sandbox.bwrap import BwrapSandbox
+from autograder.run.sandbox.base import Capabilities, Sandbox, SandboxRun
+from autograder.run.sandbox.bwrap import gpu_devices
 from autograder.run.sandbox.warm import WarmWorker
 from autograder.settings import Limits
 
 log = logging.getLogger(__name__)
 
-#: The limits the worker's outer sandbox applies; a job needing others gets a new worker.
-OUTER_LIMITS = ("memory_mb", "max_file_mb", "max_processes")
+
+def _outer(limits: Limits) -> tuple[int, int, int]:
+    """The limits the worker's outer sandbox applies; a job needing others gets a new worker."""
+    return limits.memory_mb, limits.max_file_mb, limits.max_processes
 
 
-def _outer(limits: Limits) -> tuple[object, ...]:
-    return tuple(getattr(limits, name) for name in OUTER_LIMITS)
-
-
-class EarlySandbox:
+class EarlySandbox(Sandbox):
     """One warm worker, started now on a thread, for one job later (see the module docstring).
 
     Args:
-        isolation: ``"auto"`` (bubblewrap when it works, else a plain subprocess worker),
-            ``"bwrap"`` or ``"subprocess"``. ``"bwrap"`` without a working bubblewrap starts
-            nothing; the caller's own sandbox choice then reports why.
         limits: The limits the job will most likely have (the worker's outer sandbox uses
             its memory, file-size and process limits).
+        use_bwrap: Whether the worker runs under bubblewrap.
+        refusal: Why no sandbox may run here (``isolation = "bwrap"`` without a working
+            bubblewrap): nothing starts, and a job raises ``RuntimeError`` with this reason,
+            as the factory would have when the job's sandbox was chosen.
     """
 
-    def __init__(self, isolation: str, limits: Limits) -> None:
-        problem = BwrapSandbox.problem() if isolation in {"auto", "bwrap"} else "not asked for"
-        self.usable = not (isolation == "bwrap" and problem is not None)
-        self.worker = WarmWorker(limits, use_bwrap=problem is None)
+    def __init__(self, limits: Limits, use_bwrap: bool, refusal: str | None = None) -> None:
+        self.refusal = refusal
+        self.worker = WarmWorker(limits, use_bwrap=use_bwrap)
         self.name = self.worker.isolation
+        self.capabilities = Capabilities(
+            isolation="bwrap" if use_bwrap else "process",
+            warm=True,
+            workers=1,
+            gpu=bool(gpu_devices()),
+        )
         self._closed = False
         self._thread = threading.Thread(target=self._start, name="gradetape-early", daemon=True)
-        if self.usable:
+        if refusal is None:
             self._thread.start()
 
     def _start(self) -> None:
@@ -61,7 +65,13 @@ class EarlySandbox:
                 log.warning("early sandbox did not start (%s); starting it for the job", exc)
 
     def run(self, job_dir: Path, limits: Limits) -> SandboxRun:
-        """Run the job on the early worker (or on a new one if ``limits`` need another)."""
+        """Run the job on the early worker (or on a new one if ``limits`` need another).
+
+        Raises:
+            RuntimeError: If the sandbox was refused (see ``refusal``).
+        """
+        if self.refusal is not None:
+            raise RuntimeError(self.refusal)
         if self._thread.is_alive():
             self._thread.join()
         if _outer(limits) != _outer(self.worker.limits):

@@ -3,7 +3,8 @@
 Each job is forked from the zygote and born into a sandbox of its own (new user, mount, pid,
 IPC, network and UTS namespaces, its own tmpfs; see ``autograder/runtime/confine.py``), so
 jobs of one worker share nothing but the zygote's memory image from before any job ran.
-``warm = false`` (or ``--cold``) starts a brand-new outer sandbox for every job.
+``warm = false`` (or ``--cold``) starts a brand-new outer sandbox for every job. A batch's
+workers are held by :class:`~autograder.run.sandbox.pool.WarmPool`.
 
 The control channel is the zygote's stdin and stdout, held only by this process and the
 zygote; no job can see the zygote or its descriptors. The zygote acknowledges every request
@@ -118,9 +119,16 @@ def _chown_tree(root: Path, ids: tuple[int, int]) -> None:
 
 
 class WarmWorker:
-    """One outer sandbox with a zygote; runs one job at a time."""
+    """One outer sandbox with a zygote; runs one job at a time.
 
-    def __init__(self, limits: Limits, use_bwrap: bool) -> None:
+    Args:
+        limits: Limits of the outer sandbox (memory, file size, processes).
+        use_bwrap: Whether the outer sandbox is bubblewrap (else a plain process).
+        isolation: The name stamped on its runs (default ``bwrap+fork`` or
+            ``subprocess+fork``; a cold sandbox's one-job worker says ``bwrap``).
+    """
+
+    def __init__(self, limits: Limits, use_bwrap: bool, isolation: str | None = None) -> None:
         self.limits = limits
         self.use_bwrap = use_bwrap
         self.spool = Path(tempfile.mkdtemp(prefix="gradetape-spool-"))
@@ -130,7 +138,7 @@ class WarmWorker:
         self.stage: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.init_pid: int | None = None
-        self.isolation = "bwrap+fork" if use_bwrap else "subprocess+fork"
+        self.isolation = isolation or ("bwrap+fork" if use_bwrap else "subprocess+fork")
         self.group: PidsCgroup | None = None
         self._tail: _Tail | None = None
         self.stalled = False
@@ -357,56 +365,3 @@ def _reset_out(out: Path) -> None:
     """Empty a job's output folder before it runs again on a new worker."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(exist_ok=True)
-
-
-class WarmPool:
-    """A pool of warm workers behind the one-method sandbox interface.
-
-    Args:
-        size: Number of workers (jobs that can run at once).
-        limits: Limits applied to the whole worker sandbox (memory, file size).
-        use_bwrap: Whether workers run under bubblewrap.
-    """
-
-    def __init__(self, size: int, limits: Limits, use_bwrap: bool) -> None:
-        self.workers = [WarmWorker(limits, use_bwrap) for _ in range(max(1, size))]
-        self.name = self.workers[0].isolation
-        self._free: queue.Queue[WarmWorker] = queue.Queue()
-        self._starters: list[threading.Thread] = []
-        self._lock = threading.Lock()
-
-    def _ensure_started(self) -> None:
-        """Start every worker (in parallel) when the first job arrives, not before.
-
-        A batch whose results all come from the cache then never imports TensorFlow.
-        """
-        with self._lock:
-            if self._starters:
-                return
-            self._starters = [threading.Thread(target=self._start, args=(w,)) for w in self.workers]
-            for t in self._starters:
-                t.start()
-
-    def _start(self, worker: WarmWorker) -> None:
-        try:
-            worker.start()
-        except Exception as exc:  # noqa: BLE001 - retried lazily on the first job
-            log.warning("warm worker failed to start (%s); retrying on its first job", exc)
-            worker.stop()
-        self._free.put(worker)
-
-    def run(self, job_dir: Path, limits: Limits) -> SandboxRun:
-        """Run a job on the next free worker."""
-        self._ensure_started()
-        worker = self._free.get()
-        try:
-            return worker.run(job_dir, limits)
-        finally:
-            self._free.put(worker)
-
-    def close(self) -> None:
-        """Stop every worker."""
-        for t in self._starters:
-            t.join()
-        for w in self.workers:
-            w.close()
