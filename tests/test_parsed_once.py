@@ -25,7 +25,7 @@ from autograder.load.notebook import parse_notebook, prepare, question_points, r
 from autograder.pipeline.batch import grade_assignment
 from autograder.results import Status
 from autograder.run.job_output import JobOutput, Recorded, TestRecord, Value
-from autograder.run.sandbox.base import SandboxRun
+from autograder.run.sandbox.base import Capabilities, Sandbox, SandboxRun
 from autograder.settings import load_settings
 
 from .conftest import ROOT
@@ -48,10 +48,11 @@ def output(tests, value):
     return JobOutput(tests=records, events=["ready", "grading", "done"])
 
 
-class WrongSandbox:
+class WrongSandbox(Sandbox):
     """Plays every student's job: each key test records the variants' (wrong) value."""
 
     name = "fake"
+    capabilities = Capabilities("process", False, 1, False)
 
     def __init__(self, tests):
         self.tests = tests

@@ -64,15 +64,16 @@ def grade_assignment(
 
     stage = on_stage or (lambda name, count, workers: None)
     exercise = load_exercise(settings, assignment)
-    # Read and parsed once for the whole batch: the key, the variants and every submission
-    # are built on these; each student's solution code is kept for the similarity review.
-    notebooks = ExerciseNotebooks.read(exercise)
-    codes: dict[str, dict[str, str]] = {}
     spec = SandboxSpec.from_settings(settings, exercise.limits, cluster=True)
     if sandbox is None and spec.scheduler:
         stage("connect", None, spec.workers)
     with ExitStack() as owned:
         box = sandbox or owned.enter_context(make_sandbox(spec))
+        # Read and parsed once for the whole batch (while a warm pool imports TensorFlow):
+        # the key, the variants and every submission are built on these; each student's
+        # solution code is kept for the similarity review.
+        notebooks = ExerciseNotebooks.read(exercise)
+        codes: dict[str, dict[str, str]] = {}
         workers = box.capabilities.workers
         stage("key", None, workers)
         key = build_key(exercise, settings.seed, box, settings.cache, notebooks)
