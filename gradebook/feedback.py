@@ -17,10 +17,11 @@ the :class:`~gradebook.rows.Rows` the caller read once (:func:`~gradebook.rows.r
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,7 @@ class _Snapshot:
     tests: pd.DataFrame
     subs: pd.DataFrame
     grades: pd.DataFrame
+    _parts: dict[str, dict[tuple[str, str], pd.DataFrame]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, rows: Rows, policy: GradingPolicy | None = None) -> _Snapshot:
@@ -156,6 +158,22 @@ class _Snapshot:
             submissions(rows),
             assignment_grades(rows, policy),
         )
+
+    def part(self, name: str, student: str, assignment: str) -> pd.DataFrame:
+        """The rows of frame ``name`` of one student's assignment (grouped once per frame)."""
+        frame: pd.DataFrame = getattr(self, name)
+        if name not in self._parts:
+            groups = frame.groupby(["student", "assignment"], sort=False)
+            self._parts[name] = {(str(k[0]), str(k[1])): g for k, g in groups}
+        return self._parts[name].get((student, assignment), frame.iloc[0:0])
+
+    @functools.cached_property
+    def students(self) -> frozenset[str]:
+        return frozenset(self.rows.students["student"])
+
+    @functools.cached_property
+    def assignments(self) -> frozenset[str]:
+        return frozenset(self.rows.assignments["assignment"])
 
     def submitted_notebooks(self, assignment: str | None) -> Iterator[tuple[str, str, str]]:
         present = self.questions[~self.questions["missing"]]
@@ -192,24 +210,23 @@ def _late(grades: pd.DataFrame) -> dict[str, str] | None:
 
 
 def _render(snap: _Snapshot, assignment: str, student: str, notebook: str | None) -> str:
-    rows = snap.rows
-    if student not in set(rows.students["student"]):
+    if student not in snap.students:
         raise KeyError(f"no student {student!r} in the gradebook")
-    if assignment not in set(rows.assignments["assignment"]):
+    if assignment not in snap.assignments:
         raise KeyError(f"no assignment {assignment!r} in the gradebook")
 
-    def mine(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[(frame["student"] == student) & (frame["assignment"] == assignment)]
+    def mine(name: str) -> pd.DataFrame:
+        return snap.part(name, student, assignment)
 
-    q = mine(snap.questions)
+    q = mine("questions")
     if notebook is not None:
         if notebook not in set(q["notebook"]):
             raise KeyError(f"no notebook {notebook!r} in {assignment}")
         q = q[q["notebook"] == notebook]
     notebooks = sorted(set(q["notebook"]))
-    t = mine(snap.tests)
+    t = mine("tests")
     t = t[t["notebook"].isin(notebooks)]
-    s = mine(snap.subs)
+    s = mine("subs")
     s = s[s["notebook"].isin(notebooks)]
     context: dict[str, Any] = {
         "title": f"{assignment}" + (f" / {notebook}" if notebook else ""),
@@ -217,7 +234,7 @@ def _render(snap: _Snapshot, assignment: str, student: str, notebook: str | None
         "score": _points(q["score"].sum()),
         "max_score": _points(q["max_score"].sum()),
         "missing": bool(len(q) and q["missing"].all()),
-        "late": _late(mine(snap.grades)),
+        "late": _late(mine("grades")),
         "reasons": [r for r in s["reason"].tolist() if isinstance(r, str) and r],
         "notices": [n for ns in s["notices"].tolist() if isinstance(ns, list) for n in ns],
         "questions": [
