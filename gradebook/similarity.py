@@ -56,7 +56,8 @@ def similar_submissions(rows: Rows) -> pd.DataFrame:
         rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
 
     Returns:
-        Columns ``COLUMNS`` (without pairs) or ``COLUMNS`` and ``similarity``.
+        Columns ``COLUMNS`` and ``similarity``; without any pair, an empty frame of
+        ``COLUMNS``.
     """
     frame = rows.similarity[COLUMNS]
     if frame.empty:
