@@ -1,6 +1,7 @@
 """Exports of the gradebook: long and wide CSV, Parquet, a per-student table, terminals.
 
-These back ``gradetape export`` (``--format csv``) and the terminal summaries. The LMS
+These back ``gradetape export`` (``--format csv``) and the terminal summaries. Each takes the
+:class:`~gradebook.rows.Rows` read once by :func:`~gradebook.rows.read_rows`. The LMS
 formats (Canvas, Gradescope) are in :mod:`gradebook.lms`.
 """
 
@@ -15,8 +16,9 @@ from typing import IO
 import pandas as pd
 
 from gradebook.frames import scores_by_question, scores_by_student, scores_by_test, submissions
-from gradebook.policy import GradingPolicy, assignment_grades, course_grades
-from gradebook.rows import read_rows
+from gradebook.grades import assignment_grades, course_grades
+from gradebook.policy import GradingPolicy
+from gradebook.rows import Rows
 
 LONG_COLUMNS = ["student", "assignment", "notebook", "question", "score", "max_score", "missing"]
 TOTAL = "total"
@@ -32,23 +34,23 @@ def to_csv(frame: pd.DataFrame, path_or_buffer: str | os.PathLike[str] | IO[str]
     frame.to_csv(path_or_buffer, index=False, lineterminator="\n")
 
 
-def export_long(db_url: str) -> pd.DataFrame:
+def export_long(rows: Rows) -> pd.DataFrame:
     """Return one row per student x question, every student of every assignment.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
 
     Returns:
         Columns ``LONG_COLUMNS``; students without a submission score 0.
     """
-    return scores_by_question(db_url)[LONG_COLUMNS]
+    return scores_by_question(rows)[LONG_COLUMNS]
 
 
-def per_student_table(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame:
+def per_student_table(rows: Rows, policy: GradingPolicy | None = None) -> pd.DataFrame:
     """Return one row per student: each assignment's score, then the ``total``.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         policy: Scores after this policy's late penalty (the number nbgrader's
             ``late_submission_penalty`` holds once graded under it); default: nbgrader's.
 
@@ -56,7 +58,7 @@ def per_student_table(db_url: str, policy: GradingPolicy | None = None) -> pd.Da
         Columns ``student``, one per assignment (sorted by name, score after late
         penalty), and ``total``.
     """
-    scores = scores_by_student(db_url) if policy is None else assignment_grades(db_url, policy)
+    scores = scores_by_student(rows) if policy is None else assignment_grades(rows, policy)
     if scores.empty:
         return pd.DataFrame({"student": pd.Series(dtype=str), TOTAL: pd.Series(dtype=float)})
     wide = scores.pivot(index="student", columns="assignment", values="score")
@@ -86,11 +88,11 @@ def _number(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def wide_table(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame:
+def wide_table(rows: Rows, policy: GradingPolicy | None = None) -> pd.DataFrame:
     """Return one row per student: a column per assignment and per question, then totals.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         policy: If given, assignment columns are after the policy's late penalty and the
             table ends with the course ``percent`` and ``letter``; otherwise they are
             nbgrader's scores (after nbgrader's own late penalty).
@@ -101,13 +103,12 @@ def wide_table(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame
         points; ``<assignment>/<notebook>/<question>`` if two notebooks share a question
         name), then ``total`` (and ``percent``, ``letter`` with a policy).
     """
-    rows = read_rows(db_url)
     people = rows.students[["student", "first_name", "last_name", "email"]]
-    questions = scores_by_question(db_url)
+    questions = scores_by_question(rows)
     if policy is None:
-        per_assignment = scores_by_student(db_url)[["student", "assignment", "score"]]
+        per_assignment = scores_by_student(rows)[["student", "assignment", "score"]]
     else:
-        per_assignment = assignment_grades(db_url, policy)[["student", "assignment", "score"]]
+        per_assignment = assignment_grades(rows, policy)[["student", "assignment", "score"]]
     if per_assignment.empty:
         return people.assign(**{TOTAL: pd.Series(dtype=float)}).reset_index(drop=True)
     clashes = questions.groupby(["assignment", "question"])["notebook"].nunique()
@@ -130,7 +131,7 @@ def wide_table(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame
     wide = pd.concat([by_assignment, by_question], axis=1)[order].astype(float)
     wide[TOTAL] = by_assignment.sum(axis=1)
     if policy is not None:
-        course = course_grades(db_url, policy).set_index("student")
+        course = course_grades(rows, policy).set_index("student")
         wide["percent"] = course["percent"]
         wide["letter"] = course["letter"]
     wide.columns.name = None
@@ -139,21 +140,21 @@ def wide_table(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame
 
 
 def wide_csv(
-    db_url: str,
+    rows: Rows,
     path_or_buffer: str | os.PathLike[str] | IO[str],
     policy: GradingPolicy | None = None,
 ) -> pd.DataFrame:
     """Write :func:`wide_table` as CSV (one row per student) and return the frame.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         path_or_buffer: Where to write.
         policy: Passed to :func:`wide_table`.
 
     Returns:
         The table written.
     """
-    frame = wide_table(db_url, policy)
+    frame = wide_table(rows, policy)
     to_csv(frame, path_or_buffer)
     return frame
 
@@ -162,26 +163,26 @@ PARQUET_TABLES = ("questions", "assignments", "tests", "submissions", "course")
 
 
 def to_parquet(
-    db_url: str, directory: str | os.PathLike[str], policy: GradingPolicy | None = None
+    rows: Rows, directory: str | os.PathLike[str], policy: GradingPolicy | None = None
 ) -> dict[str, Path]:
     """Write the gradebook as Parquet files for analysts (one file per frame).
 
     Files: ``questions.parquet`` (:func:`~gradebook.frames.scores_by_question`),
-    ``assignments.parquet`` (:func:`~gradebook.policy.assignment_grades`),
+    ``assignments.parquet`` (:func:`~gradebook.grades.assignment_grades`),
     ``tests.parquet`` (:func:`~gradebook.frames.scores_by_test`),
     ``submissions.parquet`` (:func:`~gradebook.frames.submissions`; ``flags`` and
     ``notices`` as lists of strings, ``extra`` as JSON text) and ``course.parquet``
-    (:func:`~gradebook.policy.course_grades`).
+    (:func:`~gradebook.grades.course_grades`).
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         directory: Directory to write into (created if needed).
         policy: Grading policy for the assignment and course tables.
 
     Returns:
         Path of each file written, keyed by ``PARQUET_TABLES`` names.
     """
-    subs = submissions(db_url)
+    subs = submissions(rows)
     subs["extra"] = [
         json.dumps(v if isinstance(v, dict) else {}, sort_keys=True) for v in subs["extra"]
     ]
@@ -189,11 +190,11 @@ def to_parquet(
         subs[column] = [list(v) if isinstance(v, list | tuple) else [] for v in subs[column]]
     subs["status"] = subs["status"].astype("string")
     frames = {
-        "questions": scores_by_question(db_url),
-        "assignments": assignment_grades(db_url, policy),
-        "tests": scores_by_test(db_url),
+        "questions": scores_by_question(rows),
+        "assignments": assignment_grades(rows, policy),
+        "tests": scores_by_test(rows),
         "submissions": subs,
-        "course": course_grades(db_url, policy),
+        "course": course_grades(rows, policy),
     }
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)

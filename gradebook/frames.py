@@ -1,5 +1,8 @@
 """Scores as pandas DataFrames, computed from the raw rows of :mod:`gradebook.rows`.
 
+Every function takes the :class:`~gradebook.rows.Rows` read once by
+:func:`~gradebook.rows.read_rows` and never reads the database itself.
+
 Scores follow nbgrader exactly: a grade's score is ``manual_score`` if set, else
 ``auto_score``, else 0, plus ``extra_credit``; an assignment's score is
 ``max(0, sum of grades - late penalty)``. Every student of nbgrader's roster gets a row for
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gradebook.rows import Rows, read_rows
+from gradebook.rows import Rows
 
 KEY = ["student", "assignment", "notebook"]
 
@@ -56,30 +59,29 @@ SUBMISSION_COLUMNS = [
 ]
 
 
-def scores_by_question(db_url: str) -> pd.DataFrame:
+def scores_by_question(rows: Rows) -> pd.DataFrame:
     """Return one row per student x graded cell (question) of every assignment.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
 
     Returns:
         Columns ``QUESTION_COLUMNS``; ``missing`` is True when the student has no
         submission of that notebook (or GradeTape recorded it as missing).
     """
-    return _by_question(read_rows(db_url))
+    return _by_question(rows)
 
 
-def scores_by_student(db_url: str) -> pd.DataFrame:
+def scores_by_student(rows: Rows) -> pd.DataFrame:
     """Return one row per student x assignment, as ``nbgrader export`` computes it.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
 
     Returns:
         Columns ``STUDENT_COLUMNS``: ``score`` is after the late penalty, ``raw_score``
         before it; ``missing`` is True when nothing was submitted.
     """
-    rows = read_rows(db_url)
     grid = rows.students[["student"]].merge(rows.assignments[["assignment"]], how="cross")
     by_q = _by_question(rows)
     raw = by_q.groupby(["student", "assignment"], as_index=False)["score"].sum()
@@ -101,33 +103,32 @@ def scores_by_student(db_url: str) -> pd.DataFrame:
     return _sorted(out[STUDENT_COLUMNS], ["student", "assignment"])
 
 
-def scores_by_test(db_url: str) -> pd.DataFrame:
+def scores_by_test(rows: Rows) -> pd.DataFrame:
     """Return GradeTape's per-test verdicts, one row per test per submitted notebook.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
 
     Returns:
         Columns ``student, assignment, notebook, question, test_id, max_points, points,
         passed, message``.
     """
-    tests = read_rows(db_url).tests
+    tests = rows.tests
     tests = tests.astype({"max_points": float, "points": float, "passed": bool})
     return _sorted(tests, [*KEY, "question", "test_id"])
 
 
-def submissions(db_url: str) -> pd.DataFrame:
+def submissions(rows: Rows) -> pd.DataFrame:
     """Return one row per submitted or graded notebook, nbgrader's and GradeTape's joined.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
 
     Returns:
         Columns ``SUBMISSION_COLUMNS``. ``status`` is NA for notebooks nbgrader knows but
         GradeTape never graded; ``in_nbgrader`` is False for missing work GradeTape recorded
         without creating an nbgrader submission. ``flags``/``notices`` are lists.
     """
-    rows = read_rows(db_url)
     nb = rows.submitted.assign(in_nbgrader=True)
     out = rows.statuses.merge(nb, on=KEY, how="outer")
     scores = _by_question(rows).groupby(KEY, as_index=False)[["score", "max_score"]].sum()

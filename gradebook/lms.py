@@ -43,8 +43,9 @@ import pandas as pd
 from autograder.results import SubmissionResult
 from gradebook.export import to_csv
 from gradebook.frames import scores_by_question, scores_by_test, submissions
-from gradebook.policy import GradingPolicy, assignment_grades
-from gradebook.rows import read_rows
+from gradebook.grades import assignment_grades
+from gradebook.policy import GradingPolicy
+from gradebook.rows import Rows
 
 CANVAS_ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 POINTS_POSSIBLE = "    Points Possible"
@@ -54,7 +55,7 @@ Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
 
 
 def canvas_table(
-    db_url: str,
+    rows: Rows,
     *,
     policy: GradingPolicy | None = None,
     canvas_assignment_ids: Mapping[str, int | str] | None = None,
@@ -67,7 +68,7 @@ def canvas_table(
     """Return the Canvas gradebook import table (see the module docstring).
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         policy: Scores after this policy's late penalty; default: nbgrader's scores.
         canvas_assignment_ids: Canvas assignment id per nbgrader assignment.
         canvas_user_ids: Canvas user id per student (else ``Student.lms_user_id``).
@@ -79,8 +80,7 @@ def canvas_table(
     Returns:
         Columns ``CANVAS_ID_COLUMNS`` then one per assignment (points; missing work 0).
     """
-    rows = read_rows(db_url)
-    grades = assignment_grades(db_url, policy)
+    grades = assignment_grades(rows, policy)
     assignment_ids = canvas_assignment_ids or {}
     names = sorted(rows.assignments["assignment"])
     header = {a: f"{a} ({assignment_ids[a]})" if a in assignment_ids else a for a in names}
@@ -113,25 +113,25 @@ def canvas_table(
 
 
 def canvas_csv(
-    db_url: str, path_or_buffer: str | os.PathLike[str] | IO[str], **options: Any
+    rows: Rows, path_or_buffer: str | os.PathLike[str] | IO[str], **options: Any
 ) -> pd.DataFrame:
     """Write :func:`canvas_table` as a CSV file for Canvas's gradebook import.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         path_or_buffer: Where to write.
         **options: Keyword arguments of :func:`canvas_table`.
 
     Returns:
         The table written.
     """
-    table = canvas_table(db_url, **options)
+    table = canvas_table(rows, **options)
     to_csv(table, path_or_buffer)
     return table
 
 
 def gradescope_results(
-    db_url: str,
+    rows: Rows,
     assignment: str,
     student: str,
     *,
@@ -140,7 +140,7 @@ def gradescope_results(
     """Return Gradescope's ``results.json`` content for one student's assignment.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         assignment: nbgrader assignment name.
         student: nbgrader student id.
         visibility: Gradescope visibility of the result and of each test.
@@ -153,37 +153,53 @@ def gradescope_results(
     Raises:
         KeyError: No such student or assignment in the gradebook.
     """
-    rows = read_rows(db_url)
     if student not in set(rows.students["student"]):
         raise KeyError(f"no student {student!r} in the gradebook")
     if assignment not in set(rows.assignments["assignment"]):
         raise KeyError(f"no assignment {assignment!r} in the gradebook")
-    questions = scores_by_question(db_url)
-    mine = questions[(questions["student"] == student) & (questions["assignment"] == assignment)]
-    subs = submissions(db_url)
-    sub = subs[(subs["student"] == student) & (subs["assignment"] == assignment)]
-    tests = scores_by_test(db_url)
-    tests = tests[(tests["student"] == student) & (tests["assignment"] == assignment)]
-    lines: list[str] = []
-    if sub.empty or bool(mine["missing"].all()):
-        lines.append("No submission was received.")
-    for rec in sub.itertuples():
-        if isinstance(rec.reason, str) and rec.reason:
-            lines.append(rec.reason)
-        lines.extend(rec.notices if isinstance(rec.notices, list) else [])
-    duration = float(sub["duration_s"].fillna(0.0).sum()) if len(sub) else 0.0
-    entries = [
-        GradescopeTest(
-            str(t.question),
-            str(t.test_id),
-            float(t.points),
-            float(t.max_points),
-            bool(t.passed),
-            str(t.message or ""),
-        )
-        for t in tests.itertuples()
-    ]
-    return gradescope_json(float(mine["score"].sum()), duration, lines, entries, visibility)
+    return _ResultFrames.of(rows).results(assignment, student, visibility)
+
+
+@dataclass(frozen=True)
+class _ResultFrames:
+    """The frames Gradescope results are cut from, computed once for any number of students."""
+
+    questions: pd.DataFrame
+    subs: pd.DataFrame
+    tests: pd.DataFrame
+
+    @classmethod
+    def of(cls, rows: Rows) -> _ResultFrames:
+        return cls(scores_by_question(rows), submissions(rows), scores_by_test(rows))
+
+    def results(self, assignment: str, student: str, visibility: Visibility) -> dict[str, Any]:
+        """:func:`gradescope_results` of one student (known to the gradebook)."""
+
+        def mine(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[(frame["student"] == student) & (frame["assignment"] == assignment)]
+
+        questions, sub, tests = mine(self.questions), mine(self.subs), mine(self.tests)
+        lines: list[str] = []
+        if sub.empty or bool(questions["missing"].all()):
+            lines.append("No submission was received.")
+        for rec in sub.itertuples():
+            if isinstance(rec.reason, str) and rec.reason:
+                lines.append(rec.reason)
+            lines.extend(rec.notices if isinstance(rec.notices, list) else [])
+        duration = float(sub["duration_s"].fillna(0.0).sum()) if len(sub) else 0.0
+        entries = [
+            GradescopeTest(
+                str(t.question),
+                str(t.test_id),
+                float(t.points),
+                float(t.max_points),
+                bool(t.passed),
+                str(t.message or ""),
+            )
+            for t in tests.itertuples()
+        ]
+        score = float(questions["score"].sum())
+        return gradescope_json(score, duration, lines, entries, visibility)
 
 
 @dataclass(frozen=True)
@@ -274,7 +290,7 @@ def submission_gradescope_results(
 
 
 def write_gradescope_results(
-    db_url: str,
+    rows: Rows,
     assignment: str,
     student: str,
     path: str | os.PathLike[str],
@@ -284,7 +300,7 @@ def write_gradescope_results(
     """Write :func:`gradescope_results` as JSON to ``path`` (``/autograder/results/...``).
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         assignment: nbgrader assignment name.
         student: nbgrader student id.
         path: The ``results.json`` to write (parents are created).
@@ -293,9 +309,12 @@ def write_gradescope_results(
     Returns:
         The path written.
     """
-    out = Path(path)
+    results = gradescope_results(rows, assignment, student, visibility=visibility)
+    return _write_json(results, Path(path))
+
+
+def _write_json(results: dict[str, Any], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    results = gradescope_results(db_url, assignment, student, visibility=visibility)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return out
 
@@ -319,7 +338,7 @@ def _display_name(student: str, person: pd.Series) -> str:
 
 
 def write_gradescope_folder(
-    db_url: str,
+    rows: Rows,
     assignment: str,
     folder: str | os.PathLike[str],
     *,
@@ -328,7 +347,7 @@ def write_gradescope_folder(
     """Write ``<folder>/<student>/results.json`` for every student of the gradebook.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         assignment: nbgrader assignment name.
         folder: Where to write (created).
         visibility: Gradescope visibility of the results and of each test.
@@ -340,11 +359,11 @@ def write_gradescope_folder(
         KeyError: No such assignment in the gradebook.
         ValueError: A student id that cannot be a folder name (``/``, ``..``, a leading dot).
     """
-    rows = read_rows(db_url)
     if assignment not in set(rows.assignments["assignment"]):
         known = ", ".join(sorted(rows.assignments["assignment"])) or "none"
         raise KeyError(f"no assignment {assignment!r} in the gradebook (assignments: {known})")
     out = Path(folder)
+    frames = _ResultFrames.of(rows)
     written = []
     for student in sorted(rows.students["student"]):
         if not student or student.startswith(".") or "/" in student or "\\" in student:
@@ -353,7 +372,5 @@ def write_gradescope_folder(
                 "--student and --output FILE instead"
             )
         path = out / student / "results.json"
-        written.append(
-            write_gradescope_results(db_url, assignment, student, path, visibility=visibility)
-        )
+        written.append(_write_json(frames.results(assignment, student, visibility), path))
     return written

@@ -1,7 +1,10 @@
-"""Course grades from the gradebook: late penalties, extensions, drops, weights, letters.
+"""The grading policy: late penalties, extensions, drops, weights, letters.
 
-Everything is computed in pandas from the frames of :mod:`gradebook.frames` under a
-:class:`GradingPolicy`:
+:class:`GradingPolicy` holds the course's rules (the ``[grading]`` table of
+``gradetape.toml``, read by :func:`load_policy`) and THE late-penalty rule
+(:func:`days_late`, :func:`late_penalty_points`), which nbgrader's late-penalty plug-in, every
+export, report and feedback page use. :mod:`gradebook.grades` applies the policy to the
+gradebook's frames:
 
 1. An assignment's raw score is nbgrader's (manual over auto score, plus extra credit).
 2. Late: the submission time (nbgrader's ``SubmittedAssignment.timestamp``) is compared
@@ -9,8 +12,7 @@ Everything is computed in pandas from the frames of :mod:`gradebook.frames` unde
    period; every started day late costs ``late_penalty_per_day`` (a fraction), capped at
    ``late_penalty_cap``. With ``late_penalty_per_day == 0`` the late penalty nbgrader
    recorded itself (its ``LateSubmissionPlugin``) is kept instead, never both.
-3. Missing work (nothing submitted, or recorded as missing) scores zero, and is listed by
-   :func:`missing_submissions`.
+3. Missing work (nothing submitted, or recorded as missing) scores zero.
 4. The lowest ``drop_lowest`` assignment percentages are dropped (never those in
    ``never_drop``, never all of them), the rest averaged with ``weights``.
 5. The letter is the first of ``cutoffs`` whose minimum percentage is reached.
@@ -28,9 +30,6 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from gradebook.frames import scores_by_question, scores_by_student, scores_by_test
-from gradebook.rows import read_rows
-
 DEFAULT_CUTOFFS: tuple[tuple[str, float], ...] = (
     ("A", 93.0),
     ("A-", 90.0),
@@ -45,42 +44,6 @@ DEFAULT_CUTOFFS: tuple[tuple[str, float], ...] = (
     ("F", 0.0),
 )
 """Letter, minimum percentage; highest first (a common US scale)."""
-
-ASSIGNMENT_GRADE_COLUMNS = [
-    "student",
-    "assignment",
-    "max_score",
-    "raw_score",
-    "timestamp",
-    "duedate",
-    "extension_days",
-    "days_late",
-    "late_penalty",
-    "score",
-    "percent",
-    "weight",
-    "missing",
-    "dropped",
-]
-COURSE_GRADE_COLUMNS = [
-    "student",
-    "first_name",
-    "last_name",
-    "percent",
-    "letter",
-    "dropped",
-    "missing",
-    "late",
-]
-MISSING_COLUMNS = [
-    "student",
-    "first_name",
-    "last_name",
-    "email",
-    "assignment",
-    "duedate",
-    "recorded",
-]
 
 _EPS = 1e-9
 
@@ -299,210 +262,3 @@ def load_policy(root: str | os.PathLike[str]) -> GradingPolicy:
         raise ValueError(
             f"{path}: [grading]: {exc}; fix the table (see gradebook/policy.py)"
         ) from exc
-
-
-def assignment_grades(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame:
-    """Return one row per student x assignment with the policy applied.
-
-    Args:
-        db_url: SQLAlchemy URL of the gradebook database.
-        policy: The grading policy (default: no late policy, no drops, equal weights).
-
-    Returns:
-        Columns ``ASSIGNMENT_GRADE_COLUMNS``: ``raw_score`` before and ``score`` after the
-        late penalty, ``percent`` of ``max_score`` (0-100), ``dropped`` True for the
-        assignments the policy drops for that student.
-    """
-    policy = policy or GradingPolicy()
-    rows = read_rows(db_url)
-    scores = scores_by_student(db_url)
-    if scores.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in ASSIGNMENT_GRADE_COLUMNS})
-    stamps = rows.submitted.groupby(["student", "assignment"], as_index=False)["timestamp"].max()
-    out = scores.merge(stamps, on=["student", "assignment"], how="left").merge(
-        rows.assignments[["assignment", "duedate"]], on="assignment", how="left"
-    )
-    for column in ("timestamp", "duedate"):
-        out[column] = pd.to_datetime(out[column])
-    out["extension_days"] = [
-        float(policy.extensions.get((s, a), 0.0))
-        for s, a in zip(out["student"], out["assignment"], strict=True)
-    ]
-    out["days_late"] = [
-        0 if missing else days_late(ts, due, extension_days=ext, grace_minutes=policy.grace_minutes)
-        for ts, due, ext, missing in zip(
-            out["timestamp"], out["duedate"], out["extension_days"], out["missing"], strict=True
-        )
-    ]
-    if policy.late_penalty_per_day > 0:
-        out["late_penalty"] = [
-            late_penalty_points(policy, int(days), float(raw), float(top))
-            for days, raw, top in zip(
-                out["days_late"], out["raw_score"], out["max_score"], strict=True
-            )
-        ]
-        out["late_penalty"] = out["late_penalty"].astype(float)
-    # otherwise: keep the penalty nbgrader recorded (already in scores_by_student)
-    out["score"] = (out["raw_score"] - out["late_penalty"]).clip(lower=0.0)
-    out.loc[out["missing"], "score"] = 0.0
-    max_score = out["max_score"].where(out["max_score"] > 0)
-    out["percent"] = (100.0 * out["score"] / max_score).fillna(0.0)
-    out["weight"] = out["assignment"].map(policy.weight).astype(float)
-    out["dropped"] = False
-    if policy.drop_lowest:
-        for _, group in out.groupby("student"):
-            droppable = group[~group["assignment"].isin(policy.never_drop)]
-            droppable = droppable[droppable["weight"] > 0]
-            n = min(policy.drop_lowest, len(group) - 1, len(droppable))
-            if n > 0:
-                # lowest percentage first; among equals, the heavier one (helps most)
-                order = droppable.sort_values(
-                    ["percent", "weight", "assignment"], ascending=[True, False, True]
-                )
-                out.loc[order.index[:n], "dropped"] = True
-    return (
-        out[ASSIGNMENT_GRADE_COLUMNS].sort_values(["student", "assignment"]).reset_index(drop=True)
-    )
-
-
-def course_grades(db_url: str, policy: GradingPolicy | None = None) -> pd.DataFrame:
-    """Return one row per student: weighted course percentage and letter.
-
-    Args:
-        db_url: SQLAlchemy URL of the gradebook database.
-        policy: The grading policy (default: :class:`GradingPolicy`).
-
-    Returns:
-        Columns ``COURSE_GRADE_COLUMNS``: ``percent`` (0-100, weighted over the assignments
-        not dropped), ``letter``, and ``dropped`` / ``missing`` / ``late`` as sorted lists
-        of assignment names. Students of nbgrader's roster who submitted nothing get 0.
-    """
-    policy = policy or GradingPolicy()
-    grades = assignment_grades(db_url, policy)
-    students = read_rows(db_url).students
-    if grades.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in COURSE_GRADE_COLUMNS})
-    counted = grades[~grades["dropped"]]
-    weighted = counted.assign(part=counted["percent"] * counted["weight"])
-    sums = weighted.groupby("student")[["part", "weight"]].sum()
-    percent = (sums["part"] / sums["weight"].where(sums["weight"] > 0)).fillna(0.0)
-
-    def listed(mask: pd.Series) -> pd.Series:
-        picked = grades[mask].groupby("student")["assignment"].agg(sorted)
-        return picked.reindex(percent.index).map(lambda v: v if isinstance(v, list) else [])
-
-    out = pd.DataFrame({"percent": percent.round(4)})
-    out["letter"] = out["percent"].map(policy.letter)
-    out["dropped"] = listed(grades["dropped"])
-    out["missing"] = listed(grades["missing"])
-    out["late"] = listed(grades["days_late"] > 0)
-    out = out.reset_index().merge(students, on="student", how="left")
-    return out[COURSE_GRADE_COLUMNS].sort_values("student").reset_index(drop=True)
-
-
-def missing_submissions(db_url: str) -> pd.DataFrame:
-    """Return every student x assignment with nothing submitted (each counts as zero).
-
-    Args:
-        db_url: SQLAlchemy URL of the gradebook database.
-
-    Returns:
-        Columns ``MISSING_COLUMNS``; ``recorded`` is True when GradeTape recorded the work
-        as missing (rather than nbgrader simply having no submission).
-    """
-    rows = read_rows(db_url)
-    scores = scores_by_student(db_url)
-    gone = scores.loc[scores["missing"], ["student", "assignment"]]
-    recorded = rows.statuses.loc[rows.statuses["status"] == "missing", ["student", "assignment"]]
-    recorded = recorded.drop_duplicates().assign(recorded=True)
-    out = (
-        gone.merge(rows.students, on="student", how="left")
-        .merge(rows.assignments, on="assignment", how="left")
-        .merge(recorded, on=["student", "assignment"], how="left")
-    )
-    out["recorded"] = out["recorded"].astype("boolean").fillna(False).astype(bool)
-    out["duedate"] = pd.to_datetime(out["duedate"])
-    return out[MISSING_COLUMNS].sort_values(["assignment", "student"]).reset_index(drop=True)
-
-
-def assignment_summary(db_url: str) -> pd.DataFrame:
-    """Per assignment: how the class did (nbgrader's scores, late penalty included).
-
-    Args:
-        db_url: SQLAlchemy URL of the gradebook database.
-
-    Returns:
-        Columns ``assignment, max_score, students, submitted, missing, mean, median, min,
-        max`` (statistics over every student, missing work counting as zero).
-    """
-    scores = scores_by_student(db_url)
-    columns = ["assignment", "max_score", "students", "submitted", "missing"]
-    stats = ["mean", "median", "min", "max"]
-    if scores.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in [*columns, *stats]})
-    out = scores.groupby("assignment", as_index=False).agg(
-        max_score=("max_score", "first"),
-        students=("student", "nunique"),
-        missing=("missing", "sum"),
-        mean=("score", "mean"),
-        median=("score", "median"),
-        min=("score", "min"),
-        max=("score", "max"),
-    )
-    out["missing"] = out["missing"].astype(int)
-    out["submitted"] = out["students"] - out["missing"]
-    return out[[*columns, *stats]]
-
-
-def question_summary(db_url: str) -> pd.DataFrame:
-    """Per question: mean score over the students who submitted, and over everyone.
-
-    Args:
-        db_url: SQLAlchemy URL of the gradebook database.
-
-    Returns:
-        Columns ``assignment, notebook, question, max_score, submitted, mean,
-        mean_all, mean_percent`` (``mean_percent`` over submitted work).
-    """
-    q = scores_by_question(db_url)
-    columns = ["assignment", "notebook", "question", "max_score", "submitted", "mean"]
-    columns += ["mean_all", "mean_percent"]
-    if q.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    key = ["assignment", "notebook", "question"]
-    everyone = q.groupby(key, as_index=False).agg(
-        max_score=("max_score", "first"), mean_all=("score", "mean")
-    )
-    sub = (
-        q[~q["missing"]]
-        .groupby(key, as_index=False)
-        .agg(submitted=("student", "nunique"), mean=("score", "mean"))
-    )
-    out = everyone.merge(sub, on=key, how="left")
-    out["submitted"] = out["submitted"].fillna(0).astype(int)
-    max_score = out["max_score"].where(out["max_score"] > 0)
-    out["mean_percent"] = (100.0 * out["mean"] / max_score).round(2)
-    return out[columns]
-
-
-def pass_rates(db_url: str) -> pd.DataFrame:
-    """Per hidden test: how many graded submissions passed it, lowest pass rate first.
-
-    This is "which mistakes the class makes most".
-
-    Args:
-        db_url: SQLAlchemy URL of the gradebook database.
-
-    Returns:
-        Columns ``assignment, question, test_id, passed, attempts, pass_rate`` (0-1).
-    """
-    tests = scores_by_test(db_url)
-    columns = ["assignment", "question", "test_id", "passed", "attempts", "pass_rate"]
-    if tests.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    out = tests.groupby(["assignment", "question", "test_id"], as_index=False).agg(
-        passed=("passed", "sum"), attempts=("passed", "size")
-    )
-    out["passed"] = out["passed"].astype(int)
-    out["pass_rate"] = (out["passed"] / out["attempts"]).round(4)
-    return out.sort_values(["pass_rate", "assignment", "test_id"]).reset_index(drop=True)[columns]

@@ -8,6 +8,9 @@ sections whose tables are sortable, paged and searchable (:mod:`gradebook.report
 course grades, similar submissions (a ranked list, code behind a click), every test's pass
 rate, question scores, the time grading took, review flags, notices, rejections and missing
 work. It shows only what the gradebook holds; messages there are already student-safe.
+
+Rendering computes from the :class:`~gradebook.rows.Rows` read once by the caller
+(:func:`~gradebook.rows.read_rows`); the page is ``templates/report.html.j2``.
 """
 
 from __future__ import annotations
@@ -20,14 +23,8 @@ import pandas as pd
 from gradebook import report_plots as plots
 from gradebook.failures import misconception_table, question_outcomes, with_causes
 from gradebook.frames import scores_by_student, scores_by_test, submissions
-from gradebook.policy import (
-    GradingPolicy,
-    assignment_summary,
-    course_grades,
-    missing_submissions,
-    pass_rates,
-    question_summary,
-)
+from gradebook.grades import course_grades, missing_submissions
+from gradebook.policy import GradingPolicy
 from gradebook.report_html import (
     Page,
     Pair,
@@ -39,15 +36,18 @@ from gradebook.report_html import (
     mark_shared,
     render_page,
 )
+from gradebook.rows import Rows
+from gradebook.similarity import similar_submissions
+from gradebook.summaries import assignment_summary, pass_rates, question_summary
 
 __all__ = ["misconception_table", "render_report", "write_report"]
 
 
-def write_report(db_url: str, path: Path, policy: GradingPolicy | None = None) -> Path:
+def write_report(rows: Rows, path: Path, policy: GradingPolicy | None = None) -> Path:
     """Write the HTML report to ``path`` and return it.
 
     Args:
-        db_url: SQLAlchemy URL of the gradebook database.
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
         path: The HTML file to write (parents are created).
         policy: Grading policy for the course grades (default: :class:`GradingPolicy`).
 
@@ -55,18 +55,18 @@ def write_report(db_url: str, path: Path, policy: GradingPolicy | None = None) -
         ``path``.
     """
     path = Path(path)
-    html_text = render_report(db_url, policy)
+    html_text = render_report(rows, policy)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html_text, encoding="utf-8")
     return path
 
 
-def render_report(db_url: str, policy: GradingPolicy | None = None) -> str:
+def render_report(rows: Rows, policy: GradingPolicy | None = None) -> str:
     """Return the report as one HTML string (see :func:`write_report`)."""
-    subs = submissions(db_url)
-    by_student = scores_by_student(db_url)
-    tests = scores_by_test(db_url)
-    missing = missing_submissions(db_url)
+    subs = submissions(rows)
+    by_student = scores_by_student(rows)
+    tests = scores_by_test(rows)
+    missing = missing_submissions(rows)
     graded = subs[subs["status"] == "graded"]
     flags = _explode(subs, "flags")
     notices = _explode(subs, "notices")
@@ -84,18 +84,18 @@ def render_report(db_url: str, policy: GradingPolicy | None = None) -> str:
          "questions not attempted"),
     )  # fmt: skip
     sections = (
-        _summary(by_student, db_url),
+        _summary(by_student, rows),
         _questions_section(tests),
         _misconceptions_section(tests),
-        _grades_section(db_url, policy),
-        _similarity_section(db_url),
-        _tests_section(db_url),
+        _grades_section(rows, policy),
+        _similarity_section(rows),
+        _tests_section(rows),
         Section(
             "scores",
             "Question scores",
             (
                 frame_table(
-                    question_summary(db_url),
+                    question_summary(rows),
                     "scores-table",
                     numbers={"mean": "{:.2f}", "mean_all": "{:.2f}", "mean_percent": "{:.1f}"},
                 ),
@@ -126,7 +126,7 @@ def render_report(db_url: str, policy: GradingPolicy | None = None) -> str:
     return render_page(page)
 
 
-def _summary(by_student: pd.DataFrame, db_url: str) -> Section:
+def _summary(by_student: pd.DataFrame, rows: Rows) -> Section:
     return Section(
         "summary",
         "Score distribution per assignment",
@@ -136,7 +136,7 @@ def _summary(by_student: pd.DataFrame, db_url: str) -> Section:
                 "Histogram of scores per assignment",
             ),
             frame_table(
-                assignment_summary(db_url),
+                assignment_summary(rows),
                 "assignments-table",
                 numbers={"mean": "{:.2f}", "median": "{:.2f}"},
                 empty="No assignments yet.",
@@ -186,8 +186,8 @@ def _misconceptions_section(tests: pd.DataFrame) -> Section:
     )
 
 
-def _grades_section(db_url: str, policy: GradingPolicy | None) -> Section:
-    grades = course_grades(db_url, policy)
+def _grades_section(rows: Rows, policy: GradingPolicy | None) -> Section:
+    grades = course_grades(rows, policy)
     return Section(
         "grades",
         "Course grades",
@@ -204,10 +204,8 @@ def _grades_section(db_url: str, policy: GradingPolicy | None) -> Section:
     )
 
 
-def _similarity_section(db_url: str) -> Section:
-    from gradebook.similarity import similar_submissions
-
-    frame = similar_submissions(db_url)
+def _similarity_section(rows: Rows) -> Section:
+    frame = similar_submissions(rows)
     pairs = tuple(
         Pair(
             str(p.assignment),
@@ -235,8 +233,8 @@ def _similarity_section(db_url: str) -> Section:
     )
 
 
-def _tests_section(db_url: str) -> Section:
-    rates = pass_rates(db_url)
+def _tests_section(rows: Rows) -> Section:
+    rates = pass_rates(rows)
     table = rates.assign(pass_rate=(100 * rates["pass_rate"].astype(float)).round(1))
     return Section(
         "tests",

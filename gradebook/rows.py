@@ -1,5 +1,8 @@
-"""Read the gradebook database into plain DataFrames, one per kind of row.
+"""Read the gradebook database into plain DataFrames, one per kind of row: the one read.
 
+:func:`read_rows` is the only function of the package that reads the database; it is called
+at the edge (the CLI, the demo) and its :class:`Rows` are passed to every frame, policy,
+export, report and feedback function, which compute in pandas and never touch the database.
 Only simple selects and joins happen in SQL; every sum, grid and default is computed in
 pandas by :mod:`gradebook.frames`. All tables are read in one transaction, so the frames
 are a consistent snapshot even while grading is writing.
@@ -66,6 +69,15 @@ TEST_COLUMNS = [
     "message",
     "misconception",
 ]
+SIMILARITY_COLUMNS = [
+    "assignment",
+    "student_a",
+    "student_b",
+    "similarity_a",
+    "similarity_b",
+    "code_a",
+    "code_b",
+]
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,7 @@ class Rows:
         submitted: Every submitted notebook (nbgrader's), with its late penalty.
         statuses: GradeTape's outcome per graded notebook (``flags``/``notices`` as lists).
         tests: GradeTape's per-test verdicts.
+        similarity: The similarity review's flagged pairs (see :mod:`gradebook.similarity`).
     """
 
     students: pd.DataFrame
@@ -89,6 +102,21 @@ class Rows:
     submitted: pd.DataFrame
     statuses: pd.DataFrame
     tests: pd.DataFrame
+    similarity: pd.DataFrame
+
+
+def empty_rows() -> Rows:
+    """Rows of a gradebook that holds nothing (every frame empty, with its columns)."""
+    return Rows(
+        students=pd.DataFrame(columns=STUDENT_COLUMNS),
+        assignments=pd.DataFrame(columns=ASSIGNMENT_COLUMNS),
+        cells=pd.DataFrame(columns=CELL_COLUMNS),
+        grades=pd.DataFrame(columns=GRADE_COLUMNS),
+        submitted=pd.DataFrame(columns=SUBMITTED_COLUMNS),
+        statuses=pd.DataFrame(columns=STATUS_COLUMNS),
+        tests=pd.DataFrame(columns=TEST_COLUMNS),
+        similarity=pd.DataFrame(columns=SIMILARITY_COLUMNS),
+    )
 
 
 def read_rows(db_url: str) -> Rows:
@@ -106,6 +134,7 @@ def read_rows(db_url: str) -> Rows:
             names = set(inspect(conn).get_table_names())
             has_nbgrader = {"grade", "student", "submitted_notebook"} <= names
             has_ours = {tables.submission.name, tables.test_result.name} <= names
+            has_pairs = tables.similarity.name in names
             statuses = _frame(conn, _statuses() if has_ours else None, STATUS_COLUMNS)
             for column, default in (("flags", "[]"), ("notices", "[]"), ("extra", "{}")):
                 statuses[column] = [json.loads(v or default) for v in statuses[column]]
@@ -125,6 +154,7 @@ def read_rows(db_url: str) -> Rows:
                 submitted=_frame(conn, _submitted() if has_nbgrader else None, SUBMITTED_COLUMNS),
                 statuses=statuses,
                 tests=_frame(conn, _tests() if has_ours else None, TEST_COLUMNS),
+                similarity=_frame(conn, _similarity() if has_pairs else None, SIMILARITY_COLUMNS),
             )
     finally:
         engine.dispose()
@@ -199,3 +229,8 @@ def _statuses() -> Select[Any]:
 def _tests() -> Select[Any]:
     t = tables.test_result
     return select(*(t.c[name] for name in TEST_COLUMNS))
+
+
+def _similarity() -> Select[Any]:
+    t = tables.similarity
+    return select(*(t.c[name] for name in SIMILARITY_COLUMNS))

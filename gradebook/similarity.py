@@ -1,4 +1,8 @@
-"""Store and read the similarity review's pairs (one set per assignment, replaced each batch)."""
+"""Store and read the similarity review's pairs (one set per assignment, replaced each batch).
+
+:func:`record_similarity` writes them; :func:`similar_submissions` ranks the pairs of the
+:class:`~gradebook.rows.Rows` read once by :func:`~gradebook.rows.read_rows`.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import create_engine, delete, insert, inspect, select
+from sqlalchemy import create_engine, delete, insert
 
 from gradebook import tables
+from gradebook.rows import SIMILARITY_COLUMNS, Rows
 
-COLUMNS = [
-    "assignment",
-    "student_a",
-    "student_b",
-    "similarity_a",
-    "similarity_b",
-    "code_a",
-    "code_b",
-]
+COLUMNS = SIMILARITY_COLUMNS
 
 
 def record_similarity(db_url: str, assignment: str, pairs: Iterable[Any]) -> int:
@@ -52,21 +49,18 @@ def record_similarity(db_url: str, assignment: str, pairs: Iterable[Any]) -> int
     return len(rows)
 
 
-def similar_submissions(db_url: str) -> pd.DataFrame:
-    """All flagged pairs, most similar first."""
-    engine = create_engine(db_url)
-    try:
-        if not inspect(engine).has_table(tables.test_result.name):
-            return pd.DataFrame(columns=COLUMNS)
-        tables.create_tables(engine)
-        with engine.connect() as conn:
-            t = tables.similarity
-            frame = pd.DataFrame(
-                conn.execute(select(*(t.c[c] for c in COLUMNS))).all(), columns=COLUMNS
-            )
-    finally:
-        engine.dispose()
+def similar_submissions(rows: Rows) -> pd.DataFrame:
+    """All flagged pairs, most similar first (``similarity``: the larger of the two shares).
+
+    Args:
+        rows: The gradebook, read once (:func:`~gradebook.rows.read_rows`).
+
+    Returns:
+        Columns ``COLUMNS`` and ``similarity``; without any pair, an empty frame of
+        ``COLUMNS``.
+    """
+    frame = rows.similarity[COLUMNS]
     if frame.empty:
-        return frame
-    frame["similarity"] = frame[["similarity_a", "similarity_b"]].max(axis=1)
+        return frame.copy()
+    frame = frame.assign(similarity=frame[["similarity_a", "similarity_b"]].max(axis=1))
     return frame.sort_values("similarity", ascending=False, ignore_index=True)

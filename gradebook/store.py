@@ -5,8 +5,10 @@ formgrader, ``nbgrader export`` and manual grading keep working. What nbgrader h
 for (per-test verdicts, status, flags) goes to GradeTape's own tables in the same database
 (:mod:`gradebook.tables`).
 
-Each submission is written in ONE transaction on nbgrader's session: student, submission,
-grades and GradeTape rows are committed together or not at all. That is why this module
+A batch is written through ONE session (:class:`Recorder`: the database is opened once, not
+per submission), and each submission in ONE transaction on it: student, submission, grades
+and GradeTape rows are committed together or not at all, so a grader killed mid-batch loses
+nothing already recorded. That is why this module
 builds nbgrader's ORM objects itself instead of calling ``Gradebook.add_student`` /
 ``update_or_create_submission``: every such method commits on its own.
 """
@@ -17,6 +19,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 from nbgrader import utils as nbutils
@@ -74,8 +77,71 @@ def ensure_assignment(
             )
 
 
+class Recorder:
+    """One open gradebook session for a batch; each :meth:`write` commits one submission.
+
+    Use as a context manager (``with Recorder(url) as recorder: recorder.write(result)``):
+    the database is opened once on entry and closed on exit. A write that fails rolls back
+    everything of that submission and re-raises; the submissions committed before it stay.
+    """
+
+    def __init__(self, db_url: str, *, course_id: str = COURSE_ID) -> None:
+        """Remember where to write; nothing is opened before ``__enter__``.
+
+        Args:
+            db_url: SQLAlchemy URL of the gradebook database.
+            course_id: nbgrader course id.
+        """
+        self.db_url = db_url
+        self.course_id = course_id
+        self.written = 0
+        self._opened: Any = None
+        self._session: Session | None = None
+
+    def __enter__(self) -> Recorder:
+        """Open the gradebook (creating nbgrader's and GradeTape's tables if needed)."""
+        self._opened = open_gradebook(self.db_url, self.course_id)
+        gb = self._opened.__enter__()
+        self._session = gb.db
+        self._session.commit()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Close the gradebook (an uncommitted submission is already rolled back)."""
+        opened, self._opened, self._session = self._opened, None, None
+        if opened is not None:
+            opened.__exit__(kind, error, trace)
+
+    def write(self, result: SubmissionResult) -> None:
+        """Record one result in its own transaction; recording it again overwrites it.
+
+        Args:
+            result: The result to record.
+
+        Raises:
+            RuntimeError: The recorder is not open (use it in a ``with`` block).
+            nbgrader.api.MissingEntry: Unknown assignment, notebook or question (nothing of
+                this result is written).
+        """
+        session = self._session
+        if session is None:
+            raise RuntimeError("Recorder is not open: use `with Recorder(db_url) as recorder:`")
+        try:
+            write_submission(session, result)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        self.written += 1
+
+
 def record(db_url: str, results: Iterable[SubmissionResult], *, course_id: str = COURSE_ID) -> int:
-    """Record grading results; recording a submission again overwrites it.
+    """Record grading results through one :class:`Recorder`; recording again overwrites.
 
     Each result is committed on its own. If one fails (unknown assignment, notebook or
     question), nothing of it is written, the results before it stay recorded and the
@@ -97,19 +163,10 @@ def record(db_url: str, results: Iterable[SubmissionResult], *, course_id: str =
         nbgrader.api.MissingEntry: The assignment, notebook or a question is not in the
             database (run ``nbgrader generate_assignment`` or :func:`ensure_assignment`).
     """
-    count = 0
-    with open_gradebook(db_url, course_id) as gb:
-        session = gb.db
-        session.commit()
+    with Recorder(db_url, course_id=course_id) as recorder:
         for result in results:
-            try:
-                write_submission(session, result)
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            count += 1
-    return count
+            recorder.write(result)
+        return recorder.written
 
 
 def write_submission(session: Session, result: SubmissionResult) -> None:

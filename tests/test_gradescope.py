@@ -36,7 +36,7 @@ from autograder.load.release import (
 from autograder.results import QuestionResult, Status, SubmissionResult, TestResult
 from autograder.run.seeds import job_seeds
 from autograder.settings import load_settings
-from gradebook import ensure_assignment, record
+from gradebook import ensure_assignment, read_rows, record
 from gradebook.lms import gradescope_results, submission_gradescope_results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +72,7 @@ def gradebook(tmp_path):
 def test_fresh_result_gives_the_same_json_as_the_gradebook(gradebook):
     for student, passed in [("ada", True), ("bob", False)]:
         fresh = submission_gradescope_results(_result(student, passed=passed))
-        stored = gradescope_results(gradebook, "01_tensors", student)
+        stored = gradescope_results(read_rows(gradebook), "01_tensors", student)
         key = lambda t: t["name"]  # noqa: E731 - the gradebook sorts tests by id
         assert sorted(fresh.pop("tests"), key=key) == sorted(stored.pop("tests"), key=key)
         assert fresh == stored
@@ -94,7 +94,7 @@ def test_export_gradescope_folder_and_one_student(gradebook, tmp_path, capsys):
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("results.json"))
     assert files == ["ada/results.json", "bob/results.json"]
     bob = json.loads((out / "bob" / "results.json").read_text())
-    assert bob == gradescope_results(gradebook, "01_tensors", "bob", visibility="hidden")
+    assert bob == gradescope_results(read_rows(gradebook), "01_tensors", "bob", visibility="hidden")
     assert bob["visibility"] == "hidden" and bob["score"] == 0.0
     capsys.readouterr()
     assert main([*args, "--assignment", "01_tensors", "--student", "ada"]) == 0

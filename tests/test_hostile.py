@@ -17,7 +17,7 @@ from autograder.load.release import reference_submission
 from autograder.pipeline.submission import find_submissions, grade_all
 from autograder.run.sandbox import SandboxSpec, make_sandbox
 from autograder.settings import load_settings
-from gradebook import ensure_assignment, record, scores_by_student, scores_by_test
+from gradebook import ensure_assignment, read_rows, record, scores_by_student, scores_by_test
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile.corpus import CASES, FULL  # noqa: E402
@@ -58,7 +58,7 @@ def test_corpus_is_large_enough():
 def test_the_batch_finishes_with_every_submission(batch):
     results, db = batch
     assert set(results) == {c.name for c in CASES}
-    frame = scores_by_student(db)
+    frame = scores_by_student(read_rows(db))
     assert sorted(frame["student"]) == sorted(c.name for c in CASES)
 
 
@@ -80,7 +80,7 @@ def test_honest_classmates_keep_full_marks(batch):
     results, db = batch
     for name in ("honest-1", "honest-2"):
         assert results[name].score == FULL and not results[name].flags
-    tests = scores_by_test(db)
+    tests = scores_by_test(read_rows(db))
     assert tests[tests["student"] == "honest-1"]["passed"].all()
 
 
@@ -111,12 +111,12 @@ def test_kill_9_mid_batch_then_rerun_grades_everyone_exactly_once(tmp_path):
         assert time.monotonic() < deadline
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    partial = scores_by_student(db)
+    partial = scores_by_student(read_rows(db))
     assert 2 <= len(partial) < len(students)
     assert subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True).returncode == 0
-    final = scores_by_student(db)
+    final = scores_by_student(read_rows(db))
     assert sorted(final["student"]) == students
     assert (final["score"] == FULL).all()
-    tests = scores_by_test(db)
+    tests = scores_by_test(read_rows(db))
     assert len(tests) == len(students) * len(tests["test_id"].unique())
     assert not tests.duplicated(["student", "test_id"]).any()

@@ -32,7 +32,7 @@ from autograder.load.exercise import load_exercise
 from autograder.load.release import nbgrader_env, reference_submission, with_cells, write_submission
 from autograder.load.sample_class import build_class
 from autograder.settings import load_settings
-from gradebook import canvas_table, per_student_table, to_parquet, wide_table
+from gradebook import canvas_table, per_student_table, read_rows, to_parquet, wide_table
 from gradebook.policy import late_penalty_points, load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,8 +145,8 @@ def gradetape_totals(root: Path, db: Path) -> dict[str, pd.Series]:
     """Every GradeTape export's per-student total of the assignment."""
     url = f"sqlite:///{db}"
     policy = load_policy(root)
-    canvas = canvas_table(url, policy=policy, points_possible_row=False)
-    parquet = to_parquet(url, db.parent / f"parquet-{db.stem}", policy)
+    canvas = canvas_table(read_rows(url), policy=policy, points_possible_row=False)
+    parquet = to_parquet(read_rows(url), db.parent / f"parquet-{db.stem}", policy)
     cli_wide, cli_canvas = db.parent / f"wide-{db.stem}.csv", db.parent / f"canvas-{db.stem}.csv"
     for fmt, path in (("wide", cli_wide), ("canvas", cli_canvas)):
         assert (
@@ -158,8 +158,8 @@ def gradetape_totals(root: Path, db: Path) -> dict[str, pd.Series]:
         cli_canvas_frame["Student"].str.strip() != "Points Possible"
     ]
     return {
-        "table": per_student_table(url, policy).set_index("student")["total"],
-        "wide": wide_table(url, policy).set_index("student")[EX],
+        "table": per_student_table(read_rows(url), policy).set_index("student")["total"],
+        "wide": wide_table(read_rows(url), policy).set_index("student")[EX],
         "wide-cli": pd.read_csv(cli_wide).set_index("student")[EX],
         "canvas": canvas.set_index("SIS Login ID")[EX],
         "canvas-cli": cli_canvas_frame.set_index("SIS Login ID")[EX],

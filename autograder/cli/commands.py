@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.cli.checks import course_root, course_settings
 from autograder.cli.preflight import UsageError
+
+if TYPE_CHECKING:
+    from gradebook.rows import Rows
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -38,7 +41,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.stage("load")
         from autograder.pipeline.batch import grade_assignment
-        from gradebook import format_table, per_student_table
+        from gradebook import format_table, per_student_table, read_rows
 
         report = grade_assignment(
             settings,
@@ -53,7 +56,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     print(f"{args.assignment}: {len(report.results)} submissions graded ({report.isolation})")
-    print(format_table(per_student_table(settings.database, _policy(settings))))
+    print(format_table(per_student_table(read_rows(settings.database), _policy(settings))))
     return 0
 
 
@@ -72,25 +75,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     from autograder.cli.quickstart import light_nbgrader
 
     light_nbgrader()
-    from gradebook import canvas_csv, export_long, to_csv, to_parquet, wide_csv
+    from gradebook import canvas_csv, export_long, read_rows, to_csv, to_parquet, wide_csv
 
     settings = course_settings(args)
     target = args.output or sys.stdout
+    rows = read_rows(settings.database)  # the one read of the gradebook
     if args.format == "gradescope":
-        return _export_gradescope(args, settings.database)
+        return _export_gradescope(args, rows)
     if args.format == "csv":
-        to_csv(export_long(settings.database), target)
+        to_csv(export_long(rows), target)
     elif args.format == "wide":
-        wide_csv(settings.database, target, _policy(settings))
+        wide_csv(rows, target, _policy(settings))
     elif args.format == "canvas":
-        canvas_csv(settings.database, target, policy=_policy(settings))
+        canvas_csv(rows, target, policy=_policy(settings))
     else:
-        for name, path in to_parquet(settings.database, args.output, _policy(settings)).items():
+        for name, path in to_parquet(rows, args.output, _policy(settings)).items():
             print(f"{name}: {path}")
     return 0
 
 
-def _export_gradescope(args: argparse.Namespace, db_url: str) -> int:
+def _export_gradescope(args: argparse.Namespace, rows: Rows) -> int:
     """``--format gradescope``: one student's results.json, or one per student in a folder."""
     import json
 
@@ -100,17 +104,17 @@ def _export_gradescope(args: argparse.Namespace, db_url: str) -> int:
         if args.student:
             if args.output:
                 path = write_gradescope_results(
-                    db_url, args.assignment, args.student, args.output, visibility=args.visibility
+                    rows, args.assignment, args.student, args.output, visibility=args.visibility
                 )
                 print(f"{args.student}: {path}")
             else:
                 results = gradescope_results(
-                    db_url, args.assignment, args.student, visibility=args.visibility
+                    rows, args.assignment, args.student, visibility=args.visibility
                 )
                 print(json.dumps(results, indent=2))
             return 0
         paths = write_gradescope_folder(
-            db_url, args.assignment, args.output, visibility=args.visibility
+            rows, args.assignment, args.output, visibility=args.visibility
         )
     except KeyError as exc:
         raise UsageError(str(exc.args[0]) if exc.args else str(exc)) from None
@@ -136,17 +140,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     from autograder.cli.quickstart import light_nbgrader
 
     light_nbgrader()
-    from gradebook import write_all_feedback
+    from gradebook import read_rows, write_all_feedback
     from gradebook.report import write_report
 
     settings = course_settings(args)
-    path = write_report(settings.database, Path(args.output).resolve(), _policy(settings))
+    policy = _policy(settings)
+    rows = read_rows(settings.database)  # the one read: the report and every page share it
+    path = write_report(rows, Path(args.output).resolve(), policy)
     print(f"report: {path}")
     pages = write_all_feedback(
-        settings.database,
+        rows,
         settings.root,
         assignment=args.assignment,
-        policy=_policy(settings),
+        policy=policy,
         submitted=settings.submitted_dir,
     )
     print(f"feedback: {len(pages)} pages under {settings.root / 'feedback'}")

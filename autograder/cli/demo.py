@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.load.exercise import load_exercise
 from autograder.load.release import release
@@ -23,6 +24,9 @@ from autograder.load.sample_class import DUE, LATE_BY, DemoPlan, build_class, de
 from autograder.pipeline.batch import grade_assignment
 from autograder.results import SubmissionResult
 from autograder.settings import CourseSettings, load_settings
+
+if TYPE_CHECKING:
+    from gradebook.rows import Rows
 
 #: The late penalty the demo's report applies (a fraction of the score per started day).
 LATE_PENALTY_PER_DAY = 0.1
@@ -96,11 +100,11 @@ def _grade_one(settings: CourseSettings, name: str, plan: DemoPlan, outcome: Dem
         )
 
 
-def _check_late_penalty(db_url: str, plan: DemoPlan, outcome: DemoOutcome) -> None:
+def _check_late_penalty(rows: Rows, plan: DemoPlan, outcome: DemoOutcome) -> None:
     """The late student's course grade carries the late penalty (the raw score does not)."""
     from gradebook import GradingPolicy, assignment_grades
 
-    grades = assignment_grades(db_url, GradingPolicy(late_penalty_per_day=LATE_PENALTY_PER_DAY))
+    grades = assignment_grades(rows, GradingPolicy(late_penalty_per_day=LATE_PENALTY_PER_DAY))
     late = grades[grades["student"] == "late"]
     for name in plan.exercises:
         row = late[late["assignment"] == name]
@@ -123,7 +127,13 @@ def run_demo(
     Raises:
         FileNotFoundError: If a named exercise does not exist.
     """
-    from gradebook import GradingPolicy, format_table, per_student_table, write_all_feedback
+    from gradebook import (
+        GradingPolicy,
+        format_table,
+        per_student_table,
+        read_rows,
+        write_all_feedback,
+    )
     from gradebook.report import write_report
 
     if out.exists():
@@ -142,14 +152,15 @@ def run_demo(
     outcome = DemoOutcome()
     for name in plan.exercises:
         _grade_one(settings, name, plan, outcome)
+    rows = read_rows(settings.database)  # graded: the one read for every output below
     if plan.late:
-        _check_late_penalty(settings.database, plan, outcome)
+        _check_late_penalty(rows, plan, outcome)
     total = time.monotonic() - start
     print("\nPer-student totals (nbgrader gradebook):")
-    print(format_table(per_student_table(settings.database)))
+    print(format_table(per_student_table(rows)))
     policy = GradingPolicy(late_penalty_per_day=LATE_PENALTY_PER_DAY) if plan.late else None
-    report = write_report(settings.database, out / "report.html", policy)
-    pages = write_all_feedback(settings.database, out)
+    report = write_report(rows, out / "report.html", policy)
+    pages = write_all_feedback(rows, out)
     print(f"\n{outcome.graded} submissions graded in {total:.1f} s.")
     print(f"report:   {report}")
     print(f"feedback: {len(pages)} pages under {out / 'feedback'}")

@@ -59,8 +59,7 @@ def grade_assignment(
         FileNotFoundError: If the exercise does not exist.
         autograder.judge.answer_key.GraderError: If the reference solution fails its own grader.
     """
-    from gradebook import ensure_assignment
-    from gradebook import record as record_results
+    from gradebook import Recorder, ensure_assignment
 
     stage = on_stage or (lambda name, count, workers: None)
     exercise = load_exercise(settings, assignment)
@@ -91,15 +90,18 @@ def grade_assignment(
         lock = threading.Lock()
         stage("grading", len(submissions), workers)
         pipeline = autograde_pipeline(settings.root) if record else []
+        # One session for the batch's writes, closed with the sandbox.
+        recorder = owned.enter_context(Recorder(settings.database)) if record else None
 
         def done(result: SubmissionResult) -> None:
-            # Record each submission as soon as it is graded (one transaction each), so a
-            # grader killed mid-batch loses nothing already graded; the coordinator's lock
-            # keeps it the single writer. nbgrader's autograded notebook (and its grade
-            # cells, late penalty, auto comments) are written as `nbgrader autograde` would.
+            # Record each submission as soon as it is graded (one transaction each, on the
+            # batch's one session), so a grader killed mid-batch loses nothing already
+            # graded; the coordinator's lock keeps it the single writer. nbgrader's
+            # autograded notebook (and its grade cells, late penalty, auto comments) are
+            # written as `nbgrader autograde` would.
             with lock:
-                if record:
-                    record_results(settings.database, [result])
+                if recorder is not None:
+                    recorder.write(result)
                     folder = settings.submitted_dir / result.student / assignment
                     write_autograded(settings, result, folder, pipeline=pipeline)
                 if on_result is not None:

@@ -13,7 +13,7 @@ from nbgrader.api import Gradebook
 from nbgrader.plugins.export import CsvExportPlugin
 
 from autograder.results import Status, SubmissionResult
-from gradebook import record, scores_by_student
+from gradebook import read_rows, record, scores_by_student
 
 MakeResult = Callable[..., SubmissionResult]
 
@@ -43,7 +43,7 @@ def busy(db_url: str, make_result: MakeResult) -> str:
 
 
 def _ours(db_url: str) -> dict[tuple[str, str], tuple[float, float]]:
-    frame = scores_by_student(db_url)
+    frame = scores_by_student(read_rows(db_url))
     return {(r.student, r.assignment): (r.score, r.max_score) for r in frame.itertuples()}
 
 

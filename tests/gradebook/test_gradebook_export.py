@@ -9,7 +9,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.results import Status, SubmissionResult
-from gradebook import export_long, format_table, per_student_table, record, to_csv
+from gradebook import export_long, format_table, per_student_table, read_rows, record, to_csv
 from gradebook.export import LONG_COLUMNS
 
 MakeResult = Callable[..., SubmissionResult]
@@ -32,7 +32,7 @@ def graded(db_url: str, make_result: MakeResult) -> str:
 
 
 def test_export_long_has_every_student_and_question(graded: str) -> None:
-    frame = export_long(graded)
+    frame = export_long(read_rows(graded))
 
     assert list(frame.columns) == LONG_COLUMNS
     assert len(frame) == 3 * 3
@@ -40,7 +40,7 @@ def test_export_long_has_every_student_and_question(graded: str) -> None:
 
 
 def test_to_csv_round_trips_through_a_buffer_and_a_path(graded: str, tmp_path: Path) -> None:
-    frame = export_long(graded)
+    frame = export_long(read_rows(graded))
     buffer = io.StringIO()
     to_csv(frame, buffer)
     to_csv(frame, tmp_path / "grades.csv")
@@ -53,7 +53,7 @@ def test_to_csv_round_trips_through_a_buffer_and_a_path(graded: str, tmp_path: P
 
 
 def test_per_student_table(graded: str) -> None:
-    table = per_student_table(graded)
+    table = per_student_table(read_rows(graded))
 
     assert list(table.columns) == ["student", "01_tensors", "02_autodiff", "total"]
     assert table.values.tolist() == [
@@ -64,12 +64,12 @@ def test_per_student_table(graded: str) -> None:
 
 
 def test_per_student_table_of_an_empty_gradebook(blank_url: str) -> None:
-    table = per_student_table(blank_url)
+    table = per_student_table(read_rows(blank_url))
     assert table.empty and list(table.columns) == ["student", "total"]
 
 
 def test_format_table(graded: str) -> None:
-    text = format_table(per_student_table(graded))
+    text = format_table(per_student_table(read_rows(graded)))
 
     lines = text.splitlines()
     assert lines[0].split() == ["student", "01_tensors", "02_autodiff", "total"]

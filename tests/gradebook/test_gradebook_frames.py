@@ -8,6 +8,7 @@ from nbgrader.api import Gradebook
 
 from autograder.results import Status, SubmissionResult
 from gradebook import (
+    read_rows,
     record,
     scores_by_question,
     scores_by_student,
@@ -44,7 +45,7 @@ def _row(frame: pd.DataFrame, **key: str) -> pd.Series:
 
 
 def test_scores_by_question_is_a_full_grid(graded: str) -> None:
-    frame = scores_by_question(graded)
+    frame = scores_by_question(read_rows(graded))
 
     assert list(frame.columns) == QUESTION_COLUMNS
     assert len(frame) == 3 * 3  # 3 students x 3 questions
@@ -56,7 +57,7 @@ def test_scores_by_question_is_a_full_grid(graded: str) -> None:
 
 
 def test_scores_by_student_totals_and_missing(graded: str) -> None:
-    frame = scores_by_student(graded)
+    frame = scores_by_student(read_rows(graded))
 
     assert list(frame.columns) == STUDENT_COLUMNS
     assert len(frame) == 3 * 2  # one row per student x assignment
@@ -75,7 +76,7 @@ def test_scores_by_student_totals_and_missing(graded: str) -> None:
 def test_recorded_missing_counts_as_missing(db_url: str, make_result: MakeResult) -> None:
     record(db_url, [make_result("ada"), make_result("ada", status=Status.MISSING)])
 
-    row = _row(scores_by_student(db_url), student="ada", assignment="01_tensors")
+    row = _row(scores_by_student(read_rows(db_url)), student="ada", assignment="01_tensors")
     assert (row["score"], row["missing"]) == (0.0, True)
 
 
@@ -90,14 +91,14 @@ def test_scores_follow_nbgrader_manual_extra_credit_and_late_penalty(
         gb.find_submission_notebook("tensors", "01_tensors", "ada").late_submission_penalty = 2.0
         gb.db.commit()
 
-    q = _row(scores_by_question(db_url), student="ada", question="q_shape")
+    q = _row(scores_by_question(read_rows(db_url)), student="ada", question="q_shape")
     assert (q["score"], q["auto_score"], q["manual_score"], q["needs_manual_grade"]) == (
         1.5,
         0.0,
         1.0,
         False,  # set by hand above without touching the flag
     )
-    s = _row(scores_by_student(db_url), student="ada", assignment="01_tensors")
+    s = _row(scores_by_student(read_rows(db_url)), student="ada", assignment="01_tensors")
     assert (s["raw_score"], s["late_penalty"], s["score"]) == (4.5, 2.0, 2.5)
 
 
@@ -107,11 +108,11 @@ def test_late_penalty_never_makes_a_score_negative(db_url: str, make_result: Mak
         gb.find_submission_notebook("tensors", "01_tensors", "ada").late_submission_penalty = 9
         gb.db.commit()
 
-    assert _row(scores_by_student(db_url), student="ada", assignment="01_tensors")["score"] == 0
+    assert _row(scores_by_student(read_rows(db_url)), student="ada", assignment="01_tensors")["score"] == 0
 
 
 def test_scores_by_test(graded: str) -> None:
-    frame = scores_by_test(graded)
+    frame = scores_by_test(read_rows(graded))
 
     assert len(frame) == 4  # 2 tests each for ada and bob on 01; none for the rejection
     failed = frame[~frame["passed"]]
@@ -123,7 +124,7 @@ def test_scores_by_test(graded: str) -> None:
 
 def test_submissions_joins_status_and_nbgrader(graded: str, make_result: MakeResult) -> None:
     record(graded, [make_result("cyd", status=Status.MISSING, flags=("chase up",))])
-    frame = submissions(graded)
+    frame = submissions(read_rows(graded))
 
     assert list(frame.columns) == SUBMISSION_COLUMNS
     rejected = _row(frame, student="bob", assignment="02_autodiff")
@@ -148,7 +149,7 @@ def test_nbgrader_only_submission_has_no_status(db_url: str) -> None:
         gb.add_student("ada")
         gb.add_submission("01_tensors", "ada")  # as `nbgrader autograde` would
 
-    row = _row(submissions(db_url), student="ada")
+    row = _row(submissions(read_rows(db_url)), student="ada")
     assert pd.isna(row["status"]) and row["in_nbgrader"]
 
 
@@ -156,6 +157,6 @@ def test_nbgrader_only_submission_has_no_status(db_url: str) -> None:
     "read", [scores_by_question, scores_by_student, scores_by_test, submissions]
 )
 def test_frames_of_an_empty_or_blank_database_are_empty(blank_url: str, read: object) -> None:
-    frame = read(blank_url)  # type: ignore[operator]
+    frame = read(read_rows(blank_url))  # type: ignore[operator]
     assert frame.empty
     assert len(frame.columns) > 0

@@ -20,6 +20,7 @@ from gradebook import (
     GradingPolicy,
     canvas_csv,
     gradescope_results,
+    read_rows,
     record,
     render_feedback,
     to_parquet,
@@ -61,7 +62,7 @@ def graded(db_url: str, make_result: MakeResult) -> str:
 
 def test_wide_csv_has_a_column_per_assignment_and_question(graded: str) -> None:
     buffer = io.StringIO()
-    frame = wide_csv(graded, buffer)
+    frame = wide_csv(read_rows(graded), buffer)
 
     header = buffer.getvalue().splitlines()[0].split(",")
     assert header == [
@@ -77,7 +78,7 @@ def test_wide_csv_has_a_column_per_assignment_and_question(graded: str) -> None:
 
 def test_wide_csv_with_a_policy_adds_percent_and_letter(graded: str, tmp_path: Path) -> None:
     policy = GradingPolicy(late_penalty_per_day=0.1)
-    frame = wide_csv(graded, tmp_path / "wide.csv", policy)
+    frame = wide_csv(read_rows(graded), tmp_path / "wide.csv", policy)
 
     ada = frame.set_index("student").loc["ada"]
     assert ada["01_tensors"] == pytest.approx(4.0)  # 5 - 20 %
@@ -87,7 +88,7 @@ def test_wide_csv_with_a_policy_adds_percent_and_letter(graded: str, tmp_path: P
 
 
 def test_parquet_round_trips(graded: str, tmp_path: Path) -> None:
-    files = to_parquet(graded, tmp_path / "pq")
+    files = to_parquet(read_rows(graded), tmp_path / "pq")
 
     assert sorted(files) == ["assignments", "course", "questions", "submissions", "tests"]
     subs = pd.read_parquet(files["submissions"])
@@ -100,8 +101,7 @@ def test_parquet_round_trips(graded: str, tmp_path: Path) -> None:
 
 def test_canvas_csv(graded: str, tmp_path: Path) -> None:
     out = tmp_path / "canvas.csv"
-    canvas_csv(
-        graded,
+    canvas_csv(read_rows(graded),
         out,
         canvas_assignment_ids={"01_tensors": 555},
         sections={"bob": "Lab 2"},
@@ -118,8 +118,7 @@ def test_canvas_csv(graded: str, tmp_path: Path) -> None:
 
 def test_canvas_csv_applies_a_policy_and_can_omit_points_possible(graded: str) -> None:
     buffer = io.StringIO()
-    table = canvas_csv(
-        graded,
+    table = canvas_csv(read_rows(graded),
         buffer,
         policy=GradingPolicy(late_penalty_per_day=0.5),
         points_possible_row=False,
@@ -129,7 +128,7 @@ def test_canvas_csv_applies_a_policy_and_can_omit_points_possible(graded: str) -
 
 
 def test_gradescope_results(graded: str, tmp_path: Path) -> None:
-    path = write_gradescope_results(graded, "01_tensors", "bob", tmp_path / "results.json")
+    path = write_gradescope_results(read_rows(graded), "01_tensors", "bob", tmp_path / "results.json")
     results = json.loads(path.read_text())
 
     assert results["score"] == 2.0
@@ -154,23 +153,23 @@ def test_gradescope_results(graded: str, tmp_path: Path) -> None:
             "visibility": "visible",
         },
     ]
-    ada = gradescope_results(graded, "01_tensors", "ada", visibility="after_published")
+    ada = gradescope_results(read_rows(graded), "01_tensors", "ada", visibility="after_published")
     assert ada["output"] == "Cell 3 raised <NameError>; later cells still ran."
     assert "similar to bob" not in json.dumps(ada)  # review flags are for instructors
     assert {t["visibility"] for t in ada["tests"]} == {"after_published"}
 
 
 def test_gradescope_results_of_rejected_and_missing_work(graded: str) -> None:
-    rejected = gradescope_results(graded, "02_autodiff", "bob")
+    rejected = gradescope_results(read_rows(graded), "02_autodiff", "bob")
     assert (rejected["score"], rejected["tests"], rejected["output"]) == (
         0.0,
         [],
         "Not a notebook.",
     )
-    missing = gradescope_results(graded, "02_autodiff", "cyd")
+    missing = gradescope_results(read_rows(graded), "02_autodiff", "cyd")
     assert missing["score"] == 0.0 and "No submission" in missing["output"]
     with pytest.raises(KeyError):
-        gradescope_results(graded, "02_autodiff", "zed")
+        gradescope_results(read_rows(graded), "02_autodiff", "zed")
 
 
 def _pngs(text: str) -> list[bytes]:
@@ -180,7 +179,7 @@ def _pngs(text: str) -> list[bytes]:
 
 
 def test_report_is_self_contained_with_plots(graded: str, tmp_path: Path) -> None:
-    path = write_report(graded, tmp_path / "out" / "report.html")
+    path = write_report(read_rows(graded), tmp_path / "out" / "report.html")
     text = path.read_text()
 
     pngs = _pngs(text)
@@ -194,12 +193,12 @@ def test_report_is_self_contained_with_plots(graded: str, tmp_path: Path) -> Non
 
 
 def test_report_of_an_empty_gradebook(blank_url: str, tmp_path: Path) -> None:
-    text = write_report(blank_url, tmp_path / "r.html").read_text()
+    text = write_report(read_rows(blank_url), tmp_path / "r.html").read_text()
     assert "No data yet." in text and _pngs(text) == []
 
 
 def test_feedback_page(graded: str, tmp_path: Path) -> None:
-    path = write_feedback(graded, "01_tensors", "ada", tmp_path / "fb.html")
+    path = write_feedback(read_rows(graded), "01_tensors", "ada", tmp_path / "fb.html")
     text = path.read_text()
 
     assert "Score: <b>5</b> / 5" in text
@@ -207,18 +206,18 @@ def test_feedback_page(graded: str, tmp_path: Path) -> None:
     assert "similar to bob" not in text  # flags are for instructors
     assert "bob" not in text  # nobody else's data
 
-    bob = render_feedback(graded, "01_tensors", "bob")
+    bob = render_feedback(read_rows(graded), "01_tensors", "bob")
     assert "q_dtype is wrong" in bob and "failed" in bob
     assert "Score: <b>2</b> / 5" in bob
     for page in (text, bob):
         assert "Traceback" not in page and SECRET not in page
-    assert "Not a notebook." in render_feedback(graded, "02_autodiff", "bob")
+    assert "Not a notebook." in render_feedback(read_rows(graded), "02_autodiff", "bob")
     with pytest.raises(KeyError):
-        render_feedback(graded, "01_tensors", "ada", notebook="nope")
+        render_feedback(read_rows(graded), "01_tensors", "ada", notebook="nope")
 
 
 def test_all_feedback_in_nbgrader_layout(graded: str, tmp_path: Path) -> None:
-    pages = write_all_feedback(graded, tmp_path)
+    pages = write_all_feedback(read_rows(graded), tmp_path)
 
     assert sorted(p.relative_to(tmp_path).as_posix() for p in pages) == [
         "feedback/ada/01_tensors/tensors.html",
@@ -226,5 +225,5 @@ def test_all_feedback_in_nbgrader_layout(graded: str, tmp_path: Path) -> None:
         "feedback/bob/01_tensors/tensors.html",
         "feedback/bob/02_autodiff/autodiff.html",
     ]  # cyd submitted nothing: no page
-    only = write_all_feedback(graded, tmp_path / "one", assignment="02_autodiff")
+    only = write_all_feedback(read_rows(graded), tmp_path / "one", assignment="02_autodiff")
     assert len(only) == 2

@@ -1,3 +1,9 @@
+"""The grading policy and the class summaries: pure pandas on rows built in memory.
+
+No database: :func:`tests.gradebook.memory.memory_rows` builds what ``record`` would store
+(``test_gradebook_store.py`` checks it agrees with SQLite and PostgreSQL).
+"""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -7,52 +13,50 @@ import pandas as pd
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.results import Status, SubmissionResult
-from gradebook import record
-from gradebook.policy import (
+from autograder.results import Status
+from gradebook.frames import scores_by_question, scores_by_student, scores_by_test, submissions
+from gradebook.grades import (
     COURSE_GRADE_COLUMNS,
-    GradingPolicy,
     assignment_grades,
-    assignment_summary,
     course_grades,
-    days_late,
-    late_penalty_points,
-    load_policy,
     missing_submissions,
-    pass_rates,
-    question_summary,
 )
+from gradebook.policy import GradingPolicy, days_late, late_penalty_points, load_policy
+from gradebook.rows import Rows, empty_rows, read_rows
+from gradebook.store import record
+from gradebook.summaries import assignment_summary, pass_rates, question_summary
 
-MakeResult = Callable[..., SubmissionResult]
+from .conftest import COURSE, build_result
+from .memory import memory_rows
+
 DUE = {"01_tensors": datetime(2025, 3, 1, 12), "02_autodiff": datetime(2025, 3, 8, 12)}
+COURSE_RESULTS = [
+    build_result("ada", timestamp=datetime(2025, 3, 1, 11)),
+    build_result("ada", "02_autodiff", scores={"q_grad": 2.5}, timestamp=datetime(2025, 3, 9, 18)),
+    build_result("bob", scores={"q_shape": 2.0, "q_dtype": 0.0}),
+    build_result("bob", "02_autodiff", timestamp=datetime(2025, 3, 8, 13)),
+    build_result("dee", status=Status.MISSING),
+    build_result("dee", "02_autodiff", status=Status.REJECTED, reason="not JSON"),
+]
+"""ada: 01 full, on time; 02 half, 30 h late.  bob: 01 2/5 on time; 02 full 1 h late.
+cyd: nothing (roster only).  dee: 01 recorded missing; 02 rejected."""
+ROSTER = {"cyd": ("Cyd", "Young")}
+
+
+def course_rows(late_penalties: dict[tuple[str, str], float] | None = None) -> Rows:
+    """The course above, as rows (``late_penalties``: nbgrader's own, per student x assignment)."""
+    return memory_rows(
+        COURSE, COURSE_RESULTS, duedates=DUE, roster=ROSTER, late_penalties=late_penalties
+    )
 
 
 @pytest.fixture
-def course(db_url: str, make_result: MakeResult) -> str:
-    """ada: 01 full, on time; 02 half, 30 h late.  bob: 01 2/5 on time; 02 full 1 h late.
-    cyd: nothing (roster only).  dee: 01 recorded missing; 02 rejected."""
-    with Gradebook(db_url) as gb:
-        for name, due in DUE.items():
-            gb.update_or_create_assignment(name, duedate=due)
-        gb.add_student("cyd", first_name="Cyd", last_name="Young")
-    record(
-        db_url,
-        [
-            make_result("ada", timestamp=datetime(2025, 3, 1, 11)),
-            make_result(
-                "ada", "02_autodiff", scores={"q_grad": 2.5}, timestamp=datetime(2025, 3, 9, 18)
-            ),
-            make_result("bob", scores={"q_shape": 2.0, "q_dtype": 0.0}),
-            make_result("bob", "02_autodiff", timestamp=datetime(2025, 3, 8, 13)),
-            make_result("dee", status=Status.MISSING),
-            make_result("dee", "02_autodiff", status=Status.REJECTED, reason="not JSON"),
-        ],
-    )
-    return db_url
+def course() -> Rows:
+    return course_rows()
 
 
-def _grades(db_url: str, policy: GradingPolicy) -> dict[tuple[str, str], tuple[float, ...]]:
-    frame = assignment_grades(db_url, policy)
+def _grades(rows: Rows, policy: GradingPolicy) -> dict[tuple[str, str], tuple[float, ...]]:
+    frame = assignment_grades(rows, policy)
     return {
         (r.student, r.assignment): (r.days_late, r.late_penalty, r.score, r.dropped)
         for r in frame.itertuples()
@@ -71,7 +75,7 @@ def test_days_late_counts_started_days_after_extension_and_grace() -> None:
     assert days_late(None, due) == 0 and days_late(pd.Timestamp("2025-03-09"), None) == 0
 
 
-def test_late_penalty_per_day_with_cap(course: str) -> None:
+def test_late_penalty_per_day_with_cap(course: Rows) -> None:
     policy = GradingPolicy(late_penalty_per_day=0.25, late_penalty_cap=0.3)
     got = _grades(course, policy)
 
@@ -82,7 +86,7 @@ def test_late_penalty_per_day_with_cap(course: str) -> None:
     assert got[("bob", "01_tensors")][:3] == (0, 0.0, 2.0)  # no timestamp: not late
 
 
-def test_late_penalty_of_max_score_and_never_below_zero(course: str) -> None:
+def test_late_penalty_of_max_score_and_never_below_zero(course: Rows) -> None:
     policy = GradingPolicy(late_penalty_per_day=0.5, late_penalty_basis="max_score")
     got = _grades(course, policy)
 
@@ -90,7 +94,7 @@ def test_late_penalty_of_max_score_and_never_below_zero(course: str) -> None:
     assert got[("ada", "02_autodiff")][1:3] == (2.5, 0.0)
 
 
-def test_extension_and_grace(course: str) -> None:
+def test_extension_and_grace(course: Rows) -> None:
     policy = GradingPolicy(
         late_penalty_per_day=0.1, extensions={("ada", "02_autodiff"): 1.5}, grace_minutes=60
     )
@@ -100,10 +104,8 @@ def test_extension_and_grace(course: str) -> None:
     assert got[("bob", "02_autodiff")][:3] == (0, 0.0, 5.0)  # 1 h late, 60 min grace
 
 
-def test_without_a_late_policy_nbgrader_penalty_is_kept(course: str) -> None:
-    with Gradebook(course) as gb:
-        gb.find_submission_notebook("tensors", "01_tensors", "ada").late_submission_penalty = 1
-        gb.db.commit()
+def test_without_a_late_policy_nbgrader_penalty_is_kept() -> None:
+    course = course_rows(late_penalties={("ada", "01_tensors"): 1.0})  # nbgrader's plug-in
 
     assert _grades(course, GradingPolicy())[("ada", "01_tensors")][1:3] == (1.0, 4.0)
     # a policy penalty replaces nbgrader's, never adds to it
@@ -111,7 +113,7 @@ def test_without_a_late_policy_nbgrader_penalty_is_kept(course: str) -> None:
     assert replaced[("ada", "01_tensors")][1:3] == (0.0, 5.0)
 
 
-def test_course_grades_weights_drops_and_letters(course: str) -> None:
+def test_course_grades_weights_drops_and_letters(course: Rows) -> None:
     policy = GradingPolicy(weights={"02_autodiff": 3.0}, drop_lowest=0)
     frame = course_grades(course, policy).set_index("student")
 
@@ -125,7 +127,7 @@ def test_course_grades_weights_drops_and_letters(course: str) -> None:
     assert frame.loc["dee", "missing"] == ["01_tensors"]  # 02 was rejected, not missing
 
 
-def test_drop_lowest_keeps_never_drop_and_at_least_one(course: str) -> None:
+def test_drop_lowest_keeps_never_drop_and_at_least_one(course: Rows) -> None:
     dropped = course_grades(course, GradingPolicy(drop_lowest=1)).set_index("student")
     assert dropped.loc["ada", "dropped"] == ["02_autodiff"]
     assert dropped.loc["ada", "percent"] == 100.0
@@ -171,7 +173,7 @@ def test_policy_from_mapping() -> None:
         GradingPolicy(late_penalty_cap=2)
 
 
-def test_missing_submissions(course: str) -> None:
+def test_missing_submissions(course: Rows) -> None:
     frame = missing_submissions(course)
 
     got = {(r.student, r.assignment): r.recorded for r in frame.itertuples()}
@@ -184,7 +186,7 @@ def test_missing_submissions(course: str) -> None:
     assert frame.loc[frame["student"] == "dee", "duedate"].tolist() == [DUE["01_tensors"]]
 
 
-def test_summaries(course: str) -> None:
+def test_summaries(course: Rows) -> None:
     per_assignment = assignment_summary(course).set_index("assignment")
     assert per_assignment.loc["01_tensors", "submitted"] == 2  # ada, bob
     assert per_assignment.loc["01_tensors", "missing"] == 2  # cyd, dee
@@ -199,14 +201,15 @@ def test_summaries(course: str) -> None:
     assert rates["pass_rate"].is_monotonic_increasing
 
 
-def test_aggregates_of_an_empty_gradebook(blank_url: str) -> None:
+@pytest.mark.parametrize("rows", [empty_rows(), memory_rows(COURSE)], ids=["blank", "no-students"])
+def test_aggregates_of_an_empty_gradebook(rows: Rows) -> None:
     for frame in (
-        assignment_grades(blank_url),
-        course_grades(blank_url),
-        missing_submissions(blank_url),
-        assignment_summary(blank_url),
-        question_summary(blank_url),
-        pass_rates(blank_url),
+        assignment_grades(rows),
+        course_grades(rows),
+        missing_submissions(rows),
+        assignment_summary(rows),
+        question_summary(rows),
+        pass_rates(rows),
     ):
         assert frame.empty and len(frame.columns) > 0
 
@@ -231,3 +234,30 @@ def test_load_policy_reads_the_grading_table(tmp_path) -> None:
     (tmp_path / "gradetape.toml").write_text("[grading]\nlate_penalty = 1\n")
     with pytest.raises(ValueError, match=r"gradetape.toml: \[grading\]: unknown"):
         load_policy(tmp_path)
+
+
+def test_the_rows_in_memory_are_what_the_database_gives(db_url: str) -> None:
+    """The rows these tests use agree with SQLite's and PostgreSQL's, frame by frame."""
+    with Gradebook(db_url) as gb:
+        for name, due in DUE.items():
+            gb.update_or_create_assignment(name, duedate=due)
+        gb.add_student("cyd", first_name="Cyd", last_name="Young")
+    record(db_url, COURSE_RESULTS)
+    with Gradebook(db_url) as gb:
+        gb.find_submission_notebook("tensors", "01_tensors", "ada").late_submission_penalty = 1
+        gb.db.commit()
+    stored, built = read_rows(db_url), course_rows(late_penalties={("ada", "01_tensors"): 1.0})
+    policy = GradingPolicy(late_penalty_per_day=0.1, drop_lowest=1)
+
+    def same(frame: Callable[[Rows], pd.DataFrame]) -> None:
+        pd.testing.assert_frame_equal(frame(stored), frame(built), check_dtype=False)
+
+    same(scores_by_question)
+    same(scores_by_student)
+    same(scores_by_test)
+    same(lambda rows: submissions(rows).drop(columns=["graded_at"]))
+    same(lambda rows: assignment_grades(rows, policy))
+    same(lambda rows: course_grades(rows, policy))
+    same(missing_submissions)
+    same(question_summary)
+    same(pass_rates)

@@ -226,3 +226,48 @@ def test_graded_at_is_recent_utc(db_url: str, make_result: MakeResult) -> None:
     assert isinstance(graded_at, datetime) and graded_at.tzinfo is None
     age = datetime.now(UTC).replace(tzinfo=None) - graded_at
     assert timedelta(0) <= age < timedelta(minutes=5)
+
+
+def test_a_batch_is_written_through_one_session(
+    db_url: str, make_result: MakeResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    real = store.open_gradebook
+
+    def counting(url: str, course_id: str = store.COURSE_ID) -> object:
+        opened.append(url)
+        return real(url, course_id)
+
+    monkeypatch.setattr(store, "open_gradebook", counting)
+    n = record(db_url, [make_result(s) for s in ("ada", "bob", "cyd", "dee")])
+
+    assert n == 4 and _count(db_url, "submitted_assignment") == 4
+    assert opened == [db_url]  # the database is opened once for the batch, not per result
+
+
+def test_each_write_of_a_batch_commits_so_a_killed_batch_loses_nothing(
+    db_url: str, make_result: MakeResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with store.Recorder(db_url) as recorder:
+        recorder.write(make_result("ada"))
+        recorder.write(make_result("bob", scores={"q_shape": 2.0, "q_dtype": 0.0}))
+        # committed while the batch is still running: another connection sees both
+        assert _count(db_url, "submitted_assignment") == 2
+        assert _count(db_url, "gradetape_submission") == 2
+
+        def boom(*_: object) -> None:
+            raise RuntimeError("killed")
+
+        monkeypatch.setattr(store, "_write_status", boom)
+        with pytest.raises(RuntimeError, match="killed"):
+            recorder.write(make_result("cyd"))  # dies with its grades already staged
+        monkeypatch.undo()
+        recorder.write(make_result("dee"))  # the session is usable after a rollback
+
+    assert recorder.written == 3
+    assert _count(db_url, "submitted_assignment") == 3  # ada, bob, dee; nothing of cyd
+    assert _count(db_url, "gradetape_test_result") == 6
+    with Gradebook(db_url) as gb:
+        assert {s.id for s in gb.students} == {"ada", "bob", "dee"}
+    with pytest.raises(RuntimeError, match="not open"):
+        recorder.write(make_result("eve"))

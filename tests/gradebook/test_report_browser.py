@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gradebook.report import write_report
+from gradebook.rows import read_rows
 
 from ..browser_support import launch_chromium
 from .synthetic import build_class
@@ -31,7 +32,7 @@ def report_500(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report500")
     url = f"sqlite:///{folder / 'gb.db'}"
     build_class(url, students=500, assignments=2, pairs=60)
-    return write_report(url, folder / "report.html")
+    return write_report(read_rows(url), folder / "report.html")
 
 
 @pytest.fixture(scope="module")
