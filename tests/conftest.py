@@ -34,3 +34,14 @@ def make_job(tmp_path):
         return job
 
     return make
+
+
+@pytest.fixture
+def student_dir(tmp_path, monkeypatch):
+    """(validate tests) A student's folder, with the working directory somewhere else again."""
+    folder = tmp_path / "student" / "homework"
+    folder.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    return folder

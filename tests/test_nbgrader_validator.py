@@ -14,17 +14,6 @@ RELEASE = ROOT / "exercises" / EX / f"{EX}.ipynb"
 QUESTIONS = ["creation", "dtypes", "indexing", "reshaping"]
 
 
-@pytest.fixture
-def student_dir(tmp_path, monkeypatch):
-    """A student's folder, with the working directory somewhere else again."""
-    folder = tmp_path / "student" / "homework"
-    folder.mkdir(parents=True)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    return folder
-
-
 def test_nbgrader_results_shape():
     from autograder.integrations.nbgrader_validator import nbgrader_results
 

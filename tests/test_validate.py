@@ -229,17 +229,6 @@ def test_student_work_in_progress(settings, tmp_path):
 # A notebook on its own: a student's folder with no graders, no solutions, no gradetape.toml.
 
 
-@pytest.fixture
-def student_dir(tmp_path, monkeypatch):
-    """A student's folder, with the working directory somewhere else again."""
-    folder = tmp_path / "student" / "homework"
-    folder.mkdir(parents=True)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    return folder
-
-
 def run_alone(monkeypatch, folder, cells, name="my copy.ipynb", **fake):
     box = FakeSandbox(**fake)
     monkeypatch.setattr(validate_module, "make_sandbox", lambda spec: box)
