@@ -279,6 +279,14 @@ def test_html_escapes_mutant_text():
     assert "<b>" not in page.split("<body>")[1].split("</p>")[1]
 
 
+def test_html_uses_the_one_stylesheet():
+    from gradebook.pages import stylesheet
+
+    page = render_html(_result([("c1", Fate.SURVIVED), ("c1", Fate.KILLED)]))
+    assert page.count("<style>") == 1 and str(stylesheet()) in page
+    assert 'class="bad">Survived (1)' in page and 'class="ok">Killed (1)' in page
+
+
 def test_cell_questions_follow_notebook_order():
     import nbformat
 

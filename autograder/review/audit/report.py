@@ -127,60 +127,25 @@ def format_result(result: AuditResult, diffs: bool = True) -> str:
     return "\n".join(parts)
 
 
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Grader audit: {{ r.exercise }}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em; max-width: 70em; }
-table { border-collapse: collapse; } td, th { padding: .25em .7em; border-bottom: 1px solid #ddd; }
-td.n { text-align: right; } tr.total td { font-weight: bold; }
-pre { background: #f6f6f6; padding: .5em; overflow-x: auto; }
-.survived { color: #a40000; } .candidate { color: #8a6d00; }
-details { margin: .4em 0; }
-</style></head><body>
-<h1>Grader audit: {{ r.exercise }}</h1>
-<p>{{ r.outcomes|length }} of {{ r.generated }} mutants of the reference solution graded in
-{{ '%.0f'|format(r.seconds) }} s. A mutant is <b>killed</b> when it loses at least one point;
-<b>survivors</b> get full marks although some recorded value differs from the key's;
-<b>equivalent candidates</b> get full marks with every recorded value identical to the key's
-(either equivalent, or the grader records too little). Kill rate = killed / (mutants &minus;
-reviewed equivalents): a candidate counts as not killed until it is reviewed. Review every
-survivor and candidate before release:
-add a test that kills it, or list it in <code>equivalent_mutants.toml</code> with a reason.</p>
-<table><tr>{% for h in header %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in rows %}<tr{% if loop.last %} class="total"{% endif %}><td>{{ row.name }}</td>
-{% for n in (row.mutants, row.killed, row.trivial, row.survived, row.candidates, row.reviewed) %}
-<td class="n">{{ n }}</td>{% endfor %}
-<td class="n">{{ row.rate_text }}{% if row.errors %} ({{ row.errors }} errors){% endif %}</td></tr>
-{% endfor %}</table>
-{% for title, css, items in sections %}{% if items %}
-<h2 class="{{ css }}">{{ title }} ({{ items|length }})</h2>
-{% for o in items %}<details{% if css != "killed" %} open{% endif %}>
-<summary><code>{{ o.mutant.id }}</code> &mdash; {{ questions.get(o.mutant.cell, "") }}
-&mdash; {{ o.mutant.description }}{% if o.note %}: {{ o.note }}{% endif %}
-{% if o.lost %} &mdash; lost {{ o.lost|length }} test(s), {{ o.points }} point(s){% endif %}
-</summary><pre>{{ o.mutant.diff() }}</pre>
-{% if o.lost %}<p>Tests lost: {{ o.lost|join(", ") }}</p>{% endif %}</details>
-{% endfor %}{% endif %}{% endfor %}
-</body></html>
-"""
-
-
 def render_html(result: AuditResult) -> str:
-    """The HTML page an instructor reads before releasing the assignment (autoescaped)."""
-    from jinja2 import Environment
+    """The HTML page an instructor reads before releasing the assignment.
 
-    env = Environment(autoescape=True)
+    Rendered from ``gradebook/templates/audit.html.j2`` with GradeTape's one stylesheet,
+    autoescaped (mutant code and notes are printed as text).
+    """
+    from gradebook.pages import render
+
     by = lambda *fates: [o for o in result.outcomes if o.fate in fates]  # noqa: E731
     sections = [
-        ("Survived", "survived", by(Fate.SURVIVED)),
-        ("Equivalent candidates", "candidate", by(Fate.CANDIDATE)),
-        ("Could not run", "survived", by(Fate.ERROR)),
-        ("Reviewed equivalents", "reviewed", by(Fate.REVIEWED)),
-        ("Killed", "killed", by(Fate.KILLED)),
-        ("Trivially killed", "killed", by(Fate.TRIVIAL)),
+        ("Survived", "bad", by(Fate.SURVIVED)),
+        ("Equivalent candidates", "warn", by(Fate.CANDIDATE)),
+        ("Could not run", "bad", by(Fate.ERROR)),
+        ("Reviewed equivalents", "none", by(Fate.REVIEWED)),
+        ("Killed", "ok", by(Fate.KILLED)),
+        ("Trivially killed", "ok", by(Fate.TRIVIAL)),
     ]
-    return env.from_string(_TEMPLATE).render(
+    return render(
+        "audit.html.j2",
         r=result,
         header=HEADER,
         rows=question_rows(result),
