@@ -154,3 +154,28 @@ def test_tensorflow_traced_errors_lose_their_frames():
     out = readable(msg)
     assert "File" not in out and "/job" not in out and "test_tensors" not in out
     assert out.endswith("int() argument must be a string, not NoneType")
+
+
+def test_the_comparison_core_imports_no_tensorflow_and_no_file_reader():
+    """The pure core: importing it loads only data types and safe parsers, never TF or I/O."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, autograder.judge.compare; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('autograder', 'gradebook', 'tensorflow', 'keras', 'nbformat', 'pandas'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout))
+    assert loaded == {
+        "autograder",
+        "autograder.judge",
+        "autograder.judge.compare",
+        "autograder.load",
+        "autograder.load.readers",
+        "autograder.results",
+        "autograder.run",
+        "autograder.run.recorded",
+    }

@@ -20,7 +20,7 @@ import numpy as np
 
 from autograder.load.readers import DEFAULT_LIMITS, error_line
 from autograder.results import TestResult
-from autograder.run.job_output import Recorded, TestRecord, Value
+from autograder.run.recorded import Recorded, TestRecord, Value
 
 
 @dataclass(frozen=True)
