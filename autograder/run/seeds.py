@@ -27,7 +27,6 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 #: Changes whenever the derivation does (part of every answer-key digest).
 DERIVATION = "pbkdf2-hmac-sha256/200000+hmac-sha256/31bit/v1"
@@ -38,7 +37,7 @@ _ITERATIONS = 200_000
 
 @dataclass(frozen=True)
 class JobSeeds:
-    """The seeds written into one job's ``job.json``.
+    """The seeds of one job (``JobSpec.notebook_seed`` and ``test_seeds`` in ``job.json``).
 
     Attributes:
         notebook: Seeds Python, NumPy and Keras before the notebook's cells run.
@@ -47,10 +46,6 @@ class JobSeeds:
 
     notebook: int
     tests: dict[str, int] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``job.json`` entries: ``notebook_seed`` and ``test_seeds``."""
-        return {"notebook_seed": self.notebook, "test_seeds": dict(sorted(self.tests.items()))}
 
 
 @functools.lru_cache(maxsize=8)
