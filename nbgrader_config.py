@@ -35,11 +35,11 @@ c.CourseDirectory.ignore = [
 # cell gets the verdicts and points that SaveAutoGrades stores); the late penalty comes from the
 # [grading] table of gradetape.toml; feedback pages open with GradeTape's summary (status, how
 # late and what it cost, notes about the run). The steps are listed once, in
-# autograder/integrations/nbgrader_steps.py (which `gradetape grade` instantiates too); it
+# autograder/nbgrader_steps.py (which `gradetape grade` instantiates too); it
 # imports nothing, and the classes are named by string, so nbgrader commands that never
 # autograde import nothing of GradeTape's engine.
 try:
-    from autograder.integrations import nbgrader_steps as steps
+    from autograder import nbgrader_steps as steps
 except ImportError:
     # The autograder package is not importable from this Python (installed elsewhere): read
     # the list from beside this file. `nbgrader autograde` then stops with nbgrader's "could
@@ -48,7 +48,7 @@ except ImportError:
     import runpy
     import types
 
-    path = os.path.join(c.CourseDirectory.root, "autograder", "integrations", "nbgrader_steps.py")
+    path = os.path.join(c.CourseDirectory.root, "autograder", "nbgrader_steps.py")
     steps = types.SimpleNamespace(**runpy.run_path(path))
 c.Autograde.autograde_preprocessors = list(steps.AUTOGRADE_PREPROCESSORS)
 c.AssignLatePenalties.plugin_class = steps.LATE_PENALTY_PLUGIN

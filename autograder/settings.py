@@ -10,8 +10,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from autograder.review.similarity import MIN_TOKENS, THRESHOLD
-
 CONFIG_FILE = "gradetape.toml"
 SEED_ENV = "GRADETAPE_SECRET_SEED"
 ISOLATIONS = ("auto", "bwrap", "subprocess")
@@ -123,6 +121,14 @@ class Limits:
                     f"{path}: [limits] {name} must be a positive number, not {value!r}"
                 )
         return replace(self, **overrides)
+
+
+#: The ``[heldout]`` keys a course may configure, with the row width each expects.
+HELDOUT_WIDTHS: dict[str, int] = {"digits": 64}
+#: Similarity review default: code with fewer normalised tokens is never compared.
+MIN_TOKENS = 40
+#: Similarity review default: minimum share of either student's code found in the other's.
+THRESHOLD = 0.6
 
 
 @dataclass(frozen=True)
@@ -326,9 +332,7 @@ def _heldout_table(table: Any, path: Path) -> dict[str, str]:
         )
     if not table:
         return {}
-    from autograder.load.private_data import WIDTHS  # numpy: only when the table names a file
-
-    check_keys(table, WIDTHS, "heldout", path)
+    check_keys(table, HELDOUT_WIDTHS, "heldout", path)
     bad = sorted(k for k, v in table.items() if not isinstance(v, str) or not v.strip())
     if bad:
         raise SettingsError(f"{path}: [heldout] {bad[0]} must be a file path (a non-empty string)")

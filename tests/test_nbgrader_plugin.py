@@ -99,7 +99,7 @@ def _course_config():
 
 
 def test_nbgrader_config_gives_nbgrader_the_steps_module_lists():
-    from autograder.integrations import nbgrader_steps as steps
+    from autograder import nbgrader_steps as steps
 
     config = _course_config()
     assert list(config.Autograde.autograde_preprocessors) == list(steps.AUTOGRADE_PREPROCESSORS)
@@ -112,7 +112,7 @@ def test_every_named_step_imports_and_the_sanitize_steps_are_nbgraders():
     from nbgrader.converters.autograde import Autograde
     from traitlets.utils.importstring import import_item
 
-    from autograder.integrations import nbgrader_steps as steps
+    from autograder import nbgrader_steps as steps
 
     names = [*steps.SANITIZE_PREPROCESSORS, *steps.AUTOGRADE_PREPROCESSORS,
              *steps.FEEDBACK_PREPROCESSORS, steps.LATE_PENALTY_PLUGIN]  # fmt: skip
@@ -124,8 +124,8 @@ def test_every_named_step_imports_and_the_sanitize_steps_are_nbgraders():
 def test_gradetape_grade_runs_the_same_steps_as_nbgrader_autograde(tmp_path):
     from traitlets.utils.importstring import import_item
 
-    from autograder.integrations import nbgrader_steps as steps
-    from autograder.integrations.nbgrader_autograde import autograde_pipeline
+    from autograder import nbgrader_steps as steps
+    from autograder.pipeline.autograded import autograde_pipeline
 
     pipeline = autograde_pipeline(tmp_path)
     expected = [*steps.SANITIZE_PREPROCESSORS, *steps.AUTOGRADE_PREPROCESSORS]
@@ -141,7 +141,7 @@ def test_the_steps_module_loads_nothing_outside_the_standard_library():
 
     code = (
         "import sys; before = set(sys.modules)\n"
-        "import autograder.integrations.nbgrader_steps\n"
+        "import autograder.nbgrader_steps\n"
         "print(sorted({m.split('.')[0] for m in set(sys.modules) - before}"
         " - set(sys.stdlib_module_names) - {'autograder'}))"
     )

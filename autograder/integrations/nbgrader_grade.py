@@ -1,7 +1,7 @@
 """The grade preprocessor: nbgrader's grade cells get GradeTape's hidden-test results.
 
 ``nbgrader_config.py`` swaps nbgrader's ``Execute`` preprocessor for :class:`GradeTapeGrade`
-(see :mod:`autograder.integrations.nbgrader_steps`). nbgrader's sanitize step writes the
+(see :mod:`autograder.nbgrader_steps`). nbgrader's sanitize step writes the
 submitted notebook, cleaned and with locked cells restored, into ``autograded/``;
 :class:`GradeTapeGrade` then grades the submission with the hidden graders and writes each
 question's result into its grade cell's outputs (a stdout stream of student-safe verdicts,
@@ -19,12 +19,10 @@ from nbgrader import utils as nbutils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograder.integrations.nbgrader_context import course_paths, grading_context
+from autograder.pipeline.autograded import RESULT_KEY
 
 if TYPE_CHECKING:
     from autograder.results import SubmissionResult
-
-RESULT_KEY = "gradetape_result"
-"""``resources`` key holding an already graded result (``gradetape grade`` passes one)."""
 
 MAX_LINE = 300
 """Longest verdict line written into a grade cell (messages are already student-safe)."""

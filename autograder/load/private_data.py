@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.settings import HELDOUT_WIDTHS
+
 #: The ``[heldout]`` keys a course may configure, with the row width each expects.
-WIDTHS: dict[str, int] = {"digits": 64}
+WIDTHS = HELDOUT_WIDTHS
 
 #: Largest accepted file on disk, and largest array once decompressed.
 MAX_FILE_BYTES = 64 << 20

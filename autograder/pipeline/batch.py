@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
-from autograder.integrations.nbgrader_autograde import autograde_pipeline, write_autograded
 from autograder.judge.answer_key import AnswerKey, build_key
 from autograder.judge.misconceptions import build_variant_runs
 from autograder.load.exercise import Exercise, load_exercise
 from autograder.load.notebook import Rejected, prepare, read_notebook
 from autograder.load.release import ExerciseNotebooks
+from autograder.pipeline.autograded import autograde_pipeline, write_autograded
 from autograder.pipeline.submission import Submission, find_submissions, grade_all
 from autograder.results import SubmissionResult
 from autograder.review.similarity import SimilarPair, own_code, similar_pairs

@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
+from autograder.settings import MIN_TOKENS, THRESHOLD
+
 NOISE_T = 20  # k: shortest shared token run that counts
 GUARANTEE_T = 25  # any shared run this long is always found
-MIN_TOKENS = 40  # default: code with fewer normalised tokens is never compared
-THRESHOLD = 0.6  # default: minimum share of either student's code found in the other's
 
 _SKIP = {
     tokenize.COMMENT,

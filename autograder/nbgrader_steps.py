@@ -3,7 +3,7 @@
 ``nbgrader_config.py`` hands these to nbgrader (``Autograde.autograde_preprocessors``,
 ``AssignLatePenalties.plugin_class``, ``GenerateFeedback.preprocessors``), so ``nbgrader
 autograde`` and formgrader's Autograde button grade through GradeTape;
-:func:`autograder.integrations.nbgrader_autograde.autograde_pipeline` instantiates the very
+:func:`autograder.pipeline.autograded.autograde_pipeline` instantiates the very
 same lists for ``gradetape grade``. This module imports nothing: nbgrader executes
 ``nbgrader_config.py`` for every command, and a command that never autogrades must not load
 GradeTape's engine (nor TensorFlow).

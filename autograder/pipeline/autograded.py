@@ -1,11 +1,12 @@
-"""GradeTape inside nbgrader: ``gradetape grade`` writes the autograded notebooks too.
+"""nbgrader's autograded notebook of a result: ``gradetape grade`` writes what nbgrader would.
 
 nbgrader runs GradeTape's hidden graders through ``nbgrader_config.py``, which names the
-steps of :mod:`autograder.integrations.nbgrader_steps`: :mod:`.nbgrader_grade` replaces
-nbgrader's ``Execute`` (the grade cells get GradeTape's results, in one grading context per
-assignment, :mod:`.nbgrader_context`), :mod:`.nbgrader_late` is the late-penalty plug-in and
-:mod:`.nbgrader_feedback` opens the feedback pages. So the CLI and formgrader's Autograde
-button grade through GradeTape: ONE grading path, one score.
+steps of :mod:`autograder.nbgrader_steps`:
+:mod:`autograder.integrations.nbgrader_grade` replaces nbgrader's ``Execute`` (the grade
+cells get GradeTape's results, in one grading context per assignment),
+:mod:`autograder.integrations.nbgrader_late` is the late-penalty plug-in and
+:mod:`autograder.integrations.nbgrader_feedback` opens the feedback pages. So the CLI and
+formgrader's Autograde button grade through GradeTape: ONE grading path, one score.
 
 ``gradetape grade`` (the fast parallel batch) calls :func:`write_autograded` per result:
 the very same preprocessors (:func:`autograde_pipeline`), in the same order, on the same
@@ -23,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import nbformat
 
-from autograder.integrations.nbgrader_grade import RESULT_KEY
-from autograder.integrations.nbgrader_steps import (
+from autograder.nbgrader_steps import (
     AUTOGRADE_PREPROCESSORS,
     LATE_PENALTY_PLUGIN,
     SANITIZE_PREPROCESSORS,
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from autograder.settings import CourseSettings
 
 log = logging.getLogger(__name__)
+
+RESULT_KEY = "gradetape_result"
+"""``resources`` key holding an already graded result (``gradetape grade`` passes one)."""
 
 NBGRADER_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")
 """nbgrader's default ``CourseDirectory.ignore``: files of a submission never copied."""
