@@ -86,6 +86,32 @@ def write_lab_settings(settings: Path) -> None:
         path.write_text(json.dumps(values))
 
 
+def lab_env(home: Path, config_dir: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a JupyterLab server for a test: its own HOME, Jupyter folders, quiet TF.
+
+    Writes the lab settings (:func:`write_lab_settings`) under ``home``. ``config_dir``
+    defaults to ``home/config``; ``extra`` adds variables (``USER``, ``PYTHONPATH`` ...).
+    """
+    settings = home / "lab-settings"
+    write_lab_settings(settings)
+    bin_dir = Path(sys.executable).parent
+    return {
+        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(home),
+        **extra,
+        "JUPYTER_CONFIG_DIR": str(config_dir or home / "config"),
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "MPLCONFIGDIR": str(home / "mpl"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
 def start_lab(name: str, root_dir: Path, env: dict[str, str], log_path: Path, timeout_s: float,
               uid: int | None = None) -> tuple[str, str, subprocess.Popen[bytes]]:  # fmt: skip
     """Start ``jupyter lab`` in ``root_dir`` (as ``uid`` when given) and wait until it answers.

@@ -11,7 +11,6 @@ Without it the test skips, except under CI (``CI=true``) where it fails.
 """
 
 import shutil
-import sys
 import time
 import urllib.error
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from .browser_support import api as _api
-from .browser_support import launch_chromium, start_lab, stop_lab, write_lab_settings
+from .browser_support import lab_env, launch_chromium, start_lab, stop_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "exercises" / "01_tensors" / "01_tensors.ipynb"
@@ -40,24 +39,7 @@ def jupyter_lab(tmp_path):
     work = tmp_path / "root"
     work.mkdir()
     shutil.copyfile(RELEASE, work / RELEASE.name)
-    home = tmp_path / "home"
-    settings = home / "lab-settings"
-    write_lab_settings(settings)
-    bin_dir = Path(sys.executable).parent
-    env = {
-        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": str(home),
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(settings),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        "IPYTHONDIR": str(home / "ipython"),
-        "MPLCONFIGDIR": str(home / "mpl"),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    env = lab_env(tmp_path / "home")
     base, token, proc = start_lab("the student", work, env, tmp_path / "jupyter.log", TIMEOUT_S)
     try:
         yield base, token, work

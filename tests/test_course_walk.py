@@ -45,11 +45,11 @@ import setup_course  # noqa: E402  (course/ is scripts, not a package)
 
 from .browser_support import (  # noqa: E402
     api,
+    lab_env,
     launch_chromium,
     start_lab,
     stop_lab,
     unavailable,
-    write_lab_settings,
 )
 
 EXERCISE = "01_tensors"
@@ -97,27 +97,14 @@ class Lab:
 
 
 def _lab_env(home, config_dir, user, exchange):
-    bin_dir = Path(sys.executable).parent
-    settings = home / "lab-settings"
-    write_lab_settings(settings)
-    return {
-        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": str(home),
-        "USER": user,
-        "LOGNAME": user,
-        "PYTHONPATH": str(ROOT),
-        "GRADETAPE_EXCHANGE": str(exchange),
-        "JUPYTER_CONFIG_DIR": str(config_dir),
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(settings),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        "IPYTHONDIR": str(home / "ipython"),
-        "MPLCONFIGDIR": str(home / "mpl"),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    return lab_env(
+        home,
+        config_dir,
+        USER=user,
+        LOGNAME=user,
+        PYTHONPATH=str(ROOT),
+        GRADETAPE_EXCHANGE=str(exchange),
+    )
 
 
 def _start_lab(name, root_dir, env, log_path, uid=None):
