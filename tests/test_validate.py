@@ -11,7 +11,7 @@ from autograder.load.notebook import grade_id
 from autograder.review import validate as validate_module
 from autograder.review.validate import Status, ValidationReport, validate
 from autograder.run.jobs import read_spec
-from autograder.run.sandbox.base import SandboxRun
+from autograder.run.sandbox.base import Capabilities, Sandbox, SandboxRun
 from autograder.runtime.channel import Channel
 from autograder.runtime.protocol import (
     GRADER_DIR,
@@ -104,13 +104,18 @@ def test_edited_locked_cell_is_reported(settings, tmp_path):
     assert "Notes:" in report.format() and "`helpers` was edited" in report.format()
 
 
-class FakeSandbox:
+class FakeSandbox(Sandbox):
     """Records the job it was given and plays back scripted cell outcomes (no TensorFlow)."""
 
     name = "fake"
+    capabilities = Capabilities("process", False, 1, False)
 
     def __init__(self, errors, stop_at=None, timed_out=False):
         self.errors, self.stop_at, self.job, self.timed_out = errors, stop_at, None, timed_out
+        self.closed = False
+
+    def close(self):
+        self.closed = True
 
     def run(self, job_dir, limits):
         self.job = read_spec(job_dir)
@@ -184,6 +189,16 @@ def test_a_run_stopped_at_its_time_limit_says_so(monkeypatch, settings, tmp_path
                                "or very slow code.")
     assert all(q.status is Status.NOT_RUN for q in report.questions)
     assert report.question("creation").detail == report.run_note
+
+
+def test_the_sandbox_validate_builds_is_closed_and_a_given_one_is_not(monkeypatch, settings, tmp_path):
+    cells = {"filled_impl": "def filled(s, v, d):\n    return 1\n"}
+    _, built = run_fake(monkeypatch, settings, tmp_path, cells, errors={})
+    assert built.job is not None and built.closed
+    given = FakeSandbox(errors={})
+    (tmp_path / "again").mkdir()
+    validate(write_variant(tmp_path / "again", cells), settings, sandbox=given)
+    assert given.job is not None and not given.closed
 
 
 def test_format_of_a_hand_made_report():

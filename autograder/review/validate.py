@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import nbformat
@@ -262,7 +263,9 @@ def _check(
         )
 
     cells = prepare(notebook, with_runnable_self_checks(release, points)).cells
-    output, note, ran_in = _run(cells, limits, sandbox or _sandbox(isolation))
+    with ExitStack() as owned:  # a sandbox built here is closed here; a caller's is theirs
+        box = sandbox or owned.enter_context(_sandbox(isolation))
+        output, note, ran_in = _run(cells, limits, box)
     ended = {rec.index: rec for rec in output.cells}
     by_gid = {c.cell_id: c for c in cells if c.cell_id}
     cell_errors: list[str] = []
