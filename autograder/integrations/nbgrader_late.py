@@ -15,7 +15,6 @@ from autograder.integrations.nbgrader_context import course_paths
 from autograder.integrations.nbgrader_grade import format_points
 
 if TYPE_CHECKING:
-    from autograder.settings import CourseSettings
     from gradebook.policy import GradingPolicy
 
 
@@ -85,10 +84,3 @@ def late_summary(
     text += f": {days} started day{'s' if days != 1 else ''} late"
     text += f", late penalty {format_points(penalty)} points." if penalty > 0 else ", no penalty."
     return text
-
-
-def late_policy_for(settings: CourseSettings) -> GradingPolicy:
-    """The course's ``[grading]`` policy (a shortcut for callers holding settings)."""
-    from gradebook.policy import load_policy
-
-    return load_policy(settings.root)

@@ -174,12 +174,3 @@ def literal_lookup_at(node: ast.AST) -> str | None:
     if isinstance(node, ast.Subscript) and _namespace(node.value) is not None:
         return _literal(node.slice)
     return None
-
-
-def literal_lookups(tree: ast.AST) -> set[str]:
-    """Names looked up with literal strings: ``getattr(x, "name")``, ``globals()["name"]``.
-
-    Dotted names (``attrgetter("nn.relu")``) count part by part.
-    """
-    names = {literal_lookup_at(node) or "" for node in ast.walk(tree)}
-    return {part for name in names for part in name.split(".") if part}
