@@ -27,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
+import sys
 from dataclasses import dataclass
 
 CLONE_NEWNS = 0x00020000
@@ -149,13 +150,30 @@ def _enter_namespaces() -> None:
     _check(_libc.sethostname(name, len(name)), "sethostname")
 
 
+def _python_under_tmp() -> list[str]:
+    """The Python installation's folders that live under ``/tmp`` (a venv in a temporary clone).
+
+    The outer sandbox shows the interpreter and the virtual environment at their host paths;
+    the job's own tmpfs on ``/tmp`` would hide those under ``/tmp``, and with them every
+    module the zygote had not imported yet.
+    """
+    return sorted({p for p in (sys.prefix, sys.base_prefix) if p.startswith("/tmp/")})
+
+
 def _build_mounts(job_dir: str, storage_mb: int) -> None:
     """The job's file system: one tmpfs for everything writable, the rest read-only."""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    # Held open across the tmpfs mount, then bound back at the same path (still read-only:
+    # a bind keeps the outer sandbox's read-only, locked flags).
+    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in _python_under_tmp()]
     size = f"size={max(1, storage_mb)}m,nr_inodes=65536,mode=0755,uid={JOB_UID},gid={JOB_UID}"
     _mount("gradetape-job", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
     for name in ("home", ".shm", ".out"):
         os.mkdir(f"/tmp/{name}", 0o700 if name == ".out" else 0o755)
+    for path, fd in kept:
+        os.makedirs(path, 0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
     os.chmod("/tmp/.shm", 0o1777)
     _mount("/tmp/.shm", "/dev/shm", None, MS_BIND)
     _mount("/tmp/.out", f"{JOB_ROOT}/out", None, MS_BIND)
