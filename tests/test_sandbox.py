@@ -309,3 +309,25 @@ def test_the_factory_connects_to_a_cluster_and_warm_reaches_its_workers(make_job
     assert run.isolation == f"dask:{local}" and not run.timed_out
     out = read_job_output(str(job / "out"), MB, 64 * MB)
     assert int(out.tests["test_g.py::test_x"].values[0].value.array) == 42
+
+
+@needs_bwrap
+def test_a_job_imports_from_its_python_installation_and_cannot_write_it():
+    """Wherever the venv lives (also under /tmp, as in a temporary clone): every module the
+    zygote did not import still loads in a job, and the installation stays read-only."""
+    from autograder.load.exercise import load_exercise
+    from autograder.load.notebook import CodeCell
+    from autograder.run.jobs import run_job
+    from autograder.settings import load_settings
+
+    exercise = load_exercise(load_settings(Path(__file__).resolve().parent.parent), "01_tensors")
+    source = (
+        "import os, sys\n"
+        "try:\n    open(os.path.join(sys.prefix, 'gradetape-probe'), 'w'); w = 'writable'\n"
+        "except OSError:\n    w = 'read-only'\n"
+        "import xml.dom.minidom, IPython.core.oinspect\n"
+        "raise RuntimeError(w)\n"
+    )
+    with make_sandbox(SandboxSpec("bwrap", True, 1, exercise.limits)) as box:
+        result = run_job(exercise, [CodeCell(0, "probe", source, "student")], 1, box)
+    assert [c.error for c in result.output.cells] == ["RuntimeError: read-only"]
